@@ -1,0 +1,5 @@
+import sys
+
+from cloudagent.cli import main
+
+sys.exit(main())

@@ -1,0 +1,292 @@
+"""The daemon: wires Serf, the reconciler, the hosts file and dnsmasq together.
+
+Data flows one way: serf ``members`` -> Reconciler (pure) -> hosts file -> dnsmasq SIGHUP.
+Serf's log lines and events only wake the loop; every cycle reads the full membership, so a
+lost or reordered event can leave DNS wrong for at most one cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cloudagent.backoff import Backoff
+from cloudagent.config import Config, resolv_conf_upstreams
+from cloudagent.dns.dnsmasq import Dnsmasq
+from cloudagent.dns.render import render_dnsmasq_conf
+from cloudagent.files import ManagedFile, read_text, write_atomic
+from cloudagent.reconcile import Reconciler
+from cloudagent.serf.process import MEMBER_CHANGE, log_serf_line, serf_argv, serf_config
+from cloudagent.serf.rpc import SerfError, SerfRPC, SerfRPCError
+from cloudagent.state import StatePaths, load_failures, prepare_state_dir
+from cloudagent.supervise import Child
+
+log = logging.getLogger(__name__)
+
+RESYNC = 10.0  # full re-read of the membership even when nothing woke us
+MIN_INTERVAL = 0.2  # at most one cycle per this many seconds under a burst of changes
+LEAVE_TIMEOUT = 15.0
+
+
+class Agent:
+    """One node's agent. ``await Agent(config).run()`` until SIGTERM/SIGINT."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        resolv_conf: Path = Path("/etc/resolv.conf"),
+        min_interval: float = MIN_INTERVAL,
+        resync: float = RESYNC,
+    ) -> None:
+        self.config = config
+        self.paths = StatePaths(config.state_dir)
+        self.resolv_conf = resolv_conf
+        self.min_interval = min_interval
+        self.resync = resync
+        self.tags: dict[str, str] = {"role": config.role}
+        self.rpc: SerfRPC | None = None
+        self.cycles = 0
+        self.writes = 0
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self.hosts = ManagedFile(self.paths.hosts)
+        self.reconciler = Reconciler(
+            config.domain, config.failed_grace, load_failures(self.paths.failures)
+        )
+        self.dnsmasq = Dnsmasq(config.dnsmasq_bin, self.paths.dnsmasq_conf, self.paths.hosts)
+        self.serf = Child(
+            "serf", serf_argv(config, self.paths.serf_config), on_line=self._on_serf_line
+        )
+
+    # --- set-up ---------------------------------------------------------------------------
+
+    def _upstreams(self) -> tuple[Any, ...]:
+        if self.config.dns_upstream is not None:
+            return self.config.dns_upstream
+        found = resolv_conf_upstreams(read_text(self.resolv_conf) or "", self.config.dns_listen)
+        if not found:
+            log.warning(
+                "no upstream resolver in %s: names outside %s will not resolve",
+                self.resolv_conf,
+                self.config.domain,
+            )
+        return found
+
+    def _write_configs(self) -> None:
+        prepare_state_dir(self.paths, self.config.dnsmasq_user)
+        if self.hosts.text is None:
+            # No last good state yet: dnsmasq starts with an empty (but valid) hosts file.
+            self.hosts.write(self.reconciler.step([], time.time()).hosts_text)
+        else:
+            log.info("serving the last hosts file until Serf answers (%s)", self.paths.hosts)
+        write_atomic(
+            self.paths.dnsmasq_conf,
+            render_dnsmasq_conf(
+                listen=self.config.dns_listen,
+                hosts_file=self.paths.hosts,
+                domain=self.config.domain,
+                upstreams=self._upstreams(),
+                user=self.config.dnsmasq_user,
+            ),
+        )
+        write_atomic(
+            self.paths.serf_config,
+            json.dumps(serf_config(self.config, self.tags), indent=2) + "\n",
+            mode=0o600,
+        )
+
+    # --- run ------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the agent to stop (from a signal handler)."""
+        self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Ask for a cycle now (a Serf log line or event said the membership changed)."""
+        self._wake.set()
+
+    async def run(self) -> int:
+        """Run until stopped; returns the exit status."""
+        self._write_configs()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.wake)
+        log.info(
+            "starting %s as %s (%s)",
+            self.config.fqdn,
+            self.config.role,
+            ", ".join(f"{k}={v}" for k, v in self.config.describe()[3:10]),
+        )
+        tasks = [
+            asyncio.create_task(self.dnsmasq.run(), name="dnsmasq"),
+            asyncio.create_task(self.serf.run(), name="serf"),
+            asyncio.create_task(self._serf_sessions(), name="serf-rpc"),
+            asyncio.create_task(self._reconcile_loop(), name="reconcile"),
+        ]
+        try:
+            await self._stop.wait()
+        finally:
+            await self._shutdown(tasks)
+        return 0
+
+    async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
+        log.info("stopping: leaving the Serf cluster")
+        self.serf.stop_restarting()
+        await self._leave()
+        if not await self.serf.wait_exit(LEAVE_TIMEOUT):
+            await self.serf.stop()
+        await self.dnsmasq.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.rpc is not None:
+            await self.rpc.close()
+        log.info("stopped")
+
+    async def _leave(self) -> None:
+        # Leave first, so peers drop us from DNS at once instead of after failure detection.
+        try:
+            rpc = self.rpc or await SerfRPC.connect(self.config.serf_rpc, self.config.rpc_auth, 5.0)
+            await rpc.leave()
+        except SerfError as exc:
+            log.warning("graceful leave failed (%s); peers will see this node as failed", exc)
+
+    def _on_serf_line(self, line: str) -> None:
+        if MEMBER_CHANGE.search(line):
+            self.wake()
+        log_serf_line(line)
+
+    async def _serf_sessions(self) -> None:
+        """Keep one RPC connection to the local serf, with its wake-up subscriptions."""
+        backoff = Backoff(initial=0.1, maximum=5.0)
+        first_failure: float | None = None
+        while not self._stop.is_set():
+            try:
+                rpc = await SerfRPC.connect(self.config.serf_rpc, self.config.rpc_auth, 5.0)
+            except SerfError as exc:
+                first_failure = first_failure or time.monotonic()
+                level = logging.WARNING if time.monotonic() - first_failure > 10 else logging.DEBUG
+                log.log(level, "serf RPC not reachable yet: %s", exc)
+                await self._sleep(backoff.next())
+                continue
+            backoff.reset()
+            first_failure = None
+            helpers: list[asyncio.Task[None]] = []
+            try:
+                monitor = await rpc.monitor("INFO")
+                events = await rpc.stream()
+                self.rpc = rpc
+                self.wake()
+                helpers = [
+                    asyncio.create_task(
+                        self._wake_on(
+                            monitor,
+                            lambda r: MEMBER_CHANGE.search(str(r.get("Log", ""))) is not None,
+                        )
+                    ),
+                    asyncio.create_task(self._wake_on(events, lambda r: True)),
+                    asyncio.create_task(self._ensure_joined(rpc)),
+                ]
+                await rpc.closed.wait()
+                if not self._stop.is_set():
+                    log.warning("lost the serf RPC connection; reconnecting")
+            except SerfError as exc:
+                log.warning("serf RPC session failed: %s", exc)
+            finally:
+                self.rpc = None
+                for helper in helpers:
+                    helper.cancel()
+                await rpc.close()
+
+    async def _wake_on(self, subscription: Any, wanted: Callable[[dict[str, Any]], bool]) -> None:
+        with contextlib.suppress(SerfError):
+            async for record in subscription:
+                if wanted(record):
+                    self.wake()
+
+    async def _ensure_joined(self, rpc: SerfRPC) -> None:
+        """Join SERF_JOIN_IP until this node sees another member, with backoff."""
+        if not self.config.join:
+            return
+        targets = [str(e) for e in self.config.join]
+        backoff = Backoff(initial=0.5, maximum=30.0)
+        while not self._stop.is_set():
+            try:
+                others = [
+                    m
+                    for m in await rpc.members()
+                    if m.get("Name") != self.config.node_name and m.get("Status") == "alive"
+                ]
+                if others:
+                    return
+                contacted = await rpc.join(targets)
+                if contacted:
+                    log.info("joined the cluster through %s", ", ".join(targets))
+                    return
+            except SerfRPCError as exc:
+                delay = backoff.next()
+                log.warning(
+                    "cannot join %s yet (%s); retrying in %.1fs",
+                    ", ".join(targets),
+                    exc.message,
+                    delay,
+                )
+                await self._sleep(delay)
+            except SerfError:
+                return  # the session ends; a new one will try again
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    async def _wait_wake(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), max(0.0, timeout))
+
+    async def _reconcile_loop(self) -> None:
+        last = -math.inf
+        deadline: float | None = None
+        while not self._stop.is_set():
+            timeout = self.resync
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.time())
+            await self._wait_wake(timeout)
+            # Leading edge: an idle agent acts at once; a burst is batched per min_interval.
+            await self._sleep(last + self.min_interval - time.monotonic())
+            self._wake.clear()
+            rpc = self.rpc
+            if rpc is None or self._stop.is_set():
+                continue
+            last = time.monotonic()
+            try:
+                raw = await rpc.members()
+            except SerfError as exc:
+                log.debug("members failed: %s", exc)
+                continue
+            deadline = self.cycle(raw)
+
+    def cycle(self, raw: list[dict[str, Any]]) -> float | None:
+        """One cycle from a members reply; returns when the next grace period runs out."""
+        cycle = self.reconciler.step(raw, time.time())
+        self.cycles += 1
+        for problem in cycle.new_problems:
+            log.warning("%s", problem)
+        written = self.hosts.write(cycle.hosts_text)
+        if written:
+            self.writes += 1
+            self.dnsmasq.reload()
+        if cycle.failures_changed:
+            write_atomic(self.paths.failures, json.dumps(self.reconciler.failed_since) + "\n")
+        log.log(logging.INFO if written else logging.DEBUG, "%s", cycle.summary(written))
+        return cycle.next_deadline

@@ -1,0 +1,320 @@
+"""Configuration from the environment: one frozen Config, every problem reported at once."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import os
+import re
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal, TypeVar
+
+from cloudagent import hostnames
+from cloudagent.errors import ConfigError
+from cloudagent.secret import Secret, read_secret_file
+
+Role = Literal["server", "agent"]
+ROLES: Final[tuple[Role, ...]] = ("server", "agent")
+SERF_PORT: Final = 7946
+_T = TypeVar("_T")
+DEFAULT_DOMAIN: Final = "cluster.internal"
+DEFAULT_GRACE: Final = 300.0
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A host (name or address) and a port."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
+    def is_loopback(self) -> bool:
+        """True when the host is an address in 127.0.0.0/8 or ::1."""
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return self.host == "localhost"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the agent needs, validated. Build it with :func:`load`."""
+
+    role: Role
+    node_name: str
+    domain: str
+    join: tuple[Endpoint, ...]
+    advertise: str | None
+    encrypt_key: Secret | None
+    rpc_auth: Secret | None
+    serf_bind: Endpoint
+    serf_rpc: Endpoint
+    dns_listen: Endpoint
+    dns_upstream: tuple[Endpoint, ...] | None  # None: take the resolvers from resolv.conf
+    state_dir: Path
+    failed_grace: float
+    serf_bin: str
+    dnsmasq_bin: str
+    dnsmasq_user: str | None
+    log_level: str
+
+    @property
+    def fqdn(self) -> str:
+        """This node's FQDN, as every member's DNS serves it."""
+        return hostnames.fqdn(self.node_name, self.domain)
+
+    def describe(self) -> list[tuple[str, str]]:
+        """Name/value rows for humans; secrets masked."""
+        return [
+            ("role", self.role),
+            ("node name", self.node_name),
+            ("fqdn", self.fqdn),
+            ("domain", self.domain),
+            ("join", ", ".join(map(str, self.join)) or "(none: first node)"),
+            ("advertise", self.advertise or "(serf chooses)"),
+            ("gossip encryption", "on" if self.encrypt_key else "off"),
+            ("rpc auth", "on" if self.rpc_auth else "off"),
+            ("serf bind", str(self.serf_bind)),
+            ("serf rpc", str(self.serf_rpc)),
+            ("dns listen", str(self.dns_listen)),
+            ("dns upstream", _describe_upstream(self.dns_upstream)),
+            ("state dir", str(self.state_dir)),
+            ("failed grace", f"{self.failed_grace:g}s"),
+        ]
+
+
+def _describe_upstream(upstream: tuple[Endpoint, ...] | None) -> str:
+    if upstream is None:
+        return "from /etc/resolv.conf"
+    return ", ".join(map(str, upstream)) or "none"
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``300``, ``300s``, ``250ms``, ``5m`` or ``1h``.
+
+    >>> [parse_duration(t) for t in ("300", "2.5s", "250ms", "5m", "1h")]
+    [300.0, 2.5, 0.25, 300.0, 3600.0]
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration (examples: 300, 30s, 5m, 250ms)")
+    value, unit = float(match.group(1)), match.group(2) or "s"
+    return value * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+
+
+def parse_endpoint(text: str, default_port: int | None = None) -> Endpoint:
+    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address.
+
+    >>> parse_endpoint("10.0.0.1", 7946), parse_endpoint("[::1]:53")
+    (Endpoint(host='10.0.0.1', port=7946), Endpoint(host='::1', port=53))
+    """
+    text = text.strip()
+    host, port_text = text, None
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"{text!r}: expected [address]:port")
+        port_text = rest[1:] or None
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    if not host:
+        raise ValueError(f"{text!r}: no host")
+    if port_text is None:
+        if default_port is None:
+            raise ValueError(f"{text!r}: a port is required (host:port)")
+        return Endpoint(host, default_port)
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"{text!r}: port must be a number from 1 to 65535")
+    return Endpoint(host, int(port_text))
+
+
+def _ip_endpoint(text: str, default_port: int | None) -> Endpoint:
+    endpoint = parse_endpoint(text, default_port)
+    try:
+        ipaddress.ip_address(endpoint.host)
+    except ValueError:
+        raise ValueError(f"{text!r}: {endpoint.host!r} is not an IP address") from None
+    return endpoint
+
+
+def _encrypt_key(text: str) -> Secret:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("is not valid base64 (generate one with: serf keygen)") from None
+    if len(raw) not in (16, 24, 32):
+        raise ValueError(f"decodes to {len(raw)} bytes; it must be 16, 24 or 32 (serf keygen)")
+    return Secret(text)
+
+
+class _Collector:
+    """Reads variables and gathers every problem instead of stopping at the first."""
+
+    def __init__(self, environ: Mapping[str, str], read_file: Callable[[Path], str]) -> None:
+        self.environ = environ
+        self.read_file = read_file
+        self.problems: list[str] = []
+
+    def get(self, name: str) -> str | None:
+        value = self.environ.get(name)
+        return value.strip() if value is not None and value.strip() else None
+
+    def parse(self, name: str, default: _T, parser: Callable[[str], _T]) -> _T:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        try:
+            return parser(raw)
+        except ValueError as exc:
+            self.problems.append(f"{name}: {exc}")
+            return default
+
+    def secret(self, name: str, check: Callable[[str], Secret] = Secret) -> Secret | None:
+        file_var = f"{name}_FILE"
+        if self.get(name) and self.get(file_var):
+            self.problems.append(f"{name} and {file_var} are both set; keep one")
+            return None
+        value = self.get(name)
+        path = self.get(file_var)
+        if path is not None:
+            try:
+                value = self.read_file(Path(path)).strip()
+            except OSError as exc:
+                self.problems.append(f"{file_var}: cannot read {path}: {exc.strerror or exc}")
+                return None
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except ValueError as exc:
+            # Never echo the value: it is a secret even when it is malformed.
+            self.problems.append(f"{name}: {exc}")
+            return None
+
+
+def load(
+    environ: Mapping[str, str] | None = None,
+    *,
+    role: str | None = None,
+    default_node_name: Callable[[], str] = socket.getfqdn,
+    read_file: Callable[[Path], str] = read_secret_file,
+    is_root: bool | None = None,
+) -> Config:
+    """Build a Config from ``environ`` (default: ``os.environ``); raise ConfigError listing all
+    problems. ``role`` (the ``run`` argument) takes precedence over ``AMBARI_ROLE``."""
+    env = os.environ if environ is None else environ
+    c = _Collector(env, read_file)
+
+    role_text = (role or c.get("AMBARI_ROLE") or "agent").lower()
+    if role_text not in ROLES:
+        c.problems.append(f"AMBARI_ROLE: {role_text!r} is not a role; use 'server' or 'agent'")
+        role_text = "agent"
+
+    node_name = hostnames.normalise(c.get("CLOUDAGENT_NODE_NAME") or default_node_name())
+    if problem := hostnames.hostname_problem(node_name):
+        source = "CLOUDAGENT_NODE_NAME" if c.get("CLOUDAGENT_NODE_NAME") else "this host's FQDN"
+        c.problems.append(
+            f"{source}: {node_name!r} is not a valid host name ({problem}); "
+            "set CLOUDAGENT_NODE_NAME to an RFC 1123 name such as node1.cluster.internal"
+        )
+
+    default_domain = node_name.partition(".")[2] or DEFAULT_DOMAIN
+    domain = hostnames.normalise(c.get("MYDOMAIN") or default_domain)
+    if (problem := hostnames.hostname_problem(domain)) and c.get("MYDOMAIN"):
+        c.problems.append(f"MYDOMAIN: {domain!r} is not a valid domain ({problem})")
+
+    no_endpoints: tuple[Endpoint, ...] = ()
+    join = c.parse(
+        "SERF_JOIN_IP",
+        no_endpoints,
+        lambda v: tuple(parse_endpoint(part, SERF_PORT) for part in v.split(",") if part.strip()),
+    )
+    advertise = c.parse("SERF_ADVERTISE_IP", None, lambda v: str(ipaddress.ip_address(v)))
+    serf_bind = c.parse(
+        "CLOUDAGENT_SERF_BIND",
+        Endpoint("0.0.0.0", SERF_PORT),  # noqa: S104 - gossip must be reachable from peers
+        lambda v: _ip_endpoint(v, SERF_PORT),
+    )
+    serf_rpc = c.parse(
+        "CLOUDAGENT_SERF_RPC", Endpoint("127.0.0.1", 7373), lambda v: _ip_endpoint(v, 7373)
+    )
+    if not serf_rpc.is_loopback:
+        c.problems.append(
+            f"CLOUDAGENT_SERF_RPC: {serf_rpc} is not a loopback address; "
+            "the RPC port controls the agent and must stay on 127.0.0.0/8 or ::1"
+        )
+    dns_listen = c.parse(
+        "CLOUDAGENT_DNS_LISTEN", Endpoint("127.0.0.1", 53), lambda v: _ip_endpoint(v, 53)
+    )
+
+    upstream: tuple[Endpoint, ...] | None = None
+    raw_upstream = c.get("DNS_UPSTREAM")
+    if raw_upstream is not None and raw_upstream.lower() != "auto":
+        upstream = (
+            ()
+            if raw_upstream.lower() == "none"
+            else c.parse(
+                "DNS_UPSTREAM",
+                no_endpoints,
+                lambda v: tuple(_ip_endpoint(part, 53) for part in v.split(",") if part.strip()),
+            )
+        )
+
+    grace = c.parse("CLOUDAGENT_FAILED_GRACE", DEFAULT_GRACE, parse_duration)
+    root = os.geteuid() == 0 if is_root is None else is_root
+    log_level = (c.get("CLOUDAGENT_LOG_LEVEL") or "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        c.problems.append(f"CLOUDAGENT_LOG_LEVEL: {log_level!r}; use DEBUG, INFO, WARNING or ERROR")
+        log_level = "INFO"
+
+    config = Config(
+        role=role_text,  # type: ignore[arg-type]  # checked against ROLES above
+        node_name=node_name,
+        domain=domain,
+        join=join,
+        advertise=advertise,
+        encrypt_key=c.secret("SERF_ENCRYPT_KEY", _encrypt_key),
+        rpc_auth=c.secret("SERF_RPC_AUTH"),
+        serf_bind=serf_bind,
+        serf_rpc=serf_rpc,
+        dns_listen=dns_listen,
+        dns_upstream=upstream,
+        state_dir=Path(c.get("CLOUDAGENT_STATE_DIR") or "/var/lib/cloudagent"),
+        failed_grace=grace,
+        serf_bin=c.get("CLOUDAGENT_SERF_BIN") or "serf",
+        dnsmasq_bin=c.get("CLOUDAGENT_DNSMASQ_BIN") or "dnsmasq",
+        dnsmasq_user=c.get("CLOUDAGENT_DNSMASQ_USER") or ("nobody" if root else None),
+        log_level=log_level,
+    )
+    if c.problems:
+        raise ConfigError(c.problems)
+    return config
+
+
+def resolv_conf_upstreams(text: str, exclude: Endpoint) -> tuple[Endpoint, ...]:
+    """Nameservers from resolv.conf text, without our own listen address (which would loop).
+
+    >>> text = "nameserver 10.0.0.2\\nnameserver 127.0.0.1\\n"
+    >>> resolv_conf_upstreams(text, Endpoint("127.0.0.1", 53))
+    (Endpoint(host='10.0.0.2', port=53),)
+    """
+    found = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "nameserver":
+            try:
+                address = str(ipaddress.ip_address(parts[1].split("%")[0]))
+            except ValueError:
+                continue
+            endpoint = Endpoint(address, 53)
+            if endpoint != exclude:
+                found.append(endpoint)
+    return tuple(found)

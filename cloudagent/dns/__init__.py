@@ -1,0 +1,1 @@
+"""Membership to DNS: the served view, its rendering, and the dnsmasq process."""

@@ -1,0 +1,42 @@
+"""Renderers: values in, file text out. No I/O besides loading the packaged templates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import jinja2
+
+from cloudagent.config import Endpoint
+from cloudagent.dns.view import DnsView
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("cloudagent", "templates"),
+    autoescape=False,  # noqa: S701 - plain-text config files, every value validated upstream
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+)
+
+
+def render_hosts(view: DnsView) -> str:
+    """The hosts file dnsmasq reads (``addn-hosts``)."""
+    return _ENV.get_template("hosts.j2").render(entries=view.entries)
+
+
+def render_dnsmasq_conf(
+    *,
+    listen: Endpoint,
+    hosts_file: Path,
+    domain: str,
+    upstreams: Sequence[Endpoint],
+    user: str | None,
+) -> str:
+    """dnsmasq's configuration: listen address, hosts file, authoritative domain, upstreams."""
+    return _ENV.get_template("dnsmasq.conf.j2").render(
+        port=listen.port,
+        address=listen.host,
+        hosts_file=hosts_file,
+        domain=domain,
+        upstreams=[f"{u.host}#{u.port}" for u in upstreams],
+        user=user,
+    )

@@ -1,0 +1,62 @@
+"""Atomic, idempotent writes: a reader never sees half a file; an unchanged one is untouched."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write ``text`` to ``path`` through a dot-named temp file in the same directory,
+    fsync it, rename it over ``path`` and fsync the directory."""
+    # The temp name starts with a dot: dnsmasq's hostsdir watcher ignores dot files, and a
+    # ghost entry from a half-renamed temp file is a measured failure mode (serf-dnsmasq.md §3.2).
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def read_text(path: Path) -> str | None:
+    """The file's text, or None when it does not exist."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+class ManagedFile:
+    """A file we own: remembers what it last wrote so that an unchanged text costs nothing."""
+
+    def __init__(self, path: Path, mode: int = 0o644) -> None:
+        self.path = path
+        self.mode = mode
+        self._last: str | None = read_text(path)
+
+    @property
+    def text(self) -> str | None:
+        """What the file holds (as last written or found at start)."""
+        return self._last
+
+    def write(self, text: str) -> bool:
+        """Write ``text`` if it differs from the file; True when it was written."""
+        if text == self._last:
+            return False
+        write_atomic(self.path, text, self.mode)
+        self._last = text
+        return True

@@ -1,0 +1,1 @@
+"""Serf: our RPC client and the supervised ``serf agent`` process."""

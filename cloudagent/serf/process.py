@@ -1,0 +1,61 @@
+"""The ``serf agent`` we run: its configuration file (pure) and its log lines."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cloudagent.config import Config
+
+log = logging.getLogger("cloudagent.serf.agent")
+_LEVEL = re.compile(r"\[(DEBUG|INFO|WARN|ERR)\]")
+_LEVELS = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.DEBUG,
+    "WARN": logging.WARNING,
+    "ERR": logging.ERROR,
+}
+# memberlist/serf log a membership change the moment it is known, ~1 s before the coalesced
+# event is delivered (serf-dnsmasq.md §6). These lines only wake the loop; members is the data.
+MEMBER_CHANGE = re.compile(r"serf: EventMember(Join|Leave|Failed|Update|Reap)")
+
+
+def serf_config(config: Config, tags: Mapping[str, str]) -> dict[str, Any]:
+    """The JSON configuration for ``serf agent -config-file``; holds the secrets, so it is
+    written with mode 0600 and never passed on the command line."""
+    doc: dict[str, Any] = {
+        "node_name": config.node_name,
+        "bind": str(config.serf_bind),
+        "rpc_addr": str(config.serf_rpc),
+        "tags": dict(tags),
+        "snapshot_path": str(config.state_dir / "serf" / "snapshot"),
+        # After a restart, rejoin what the snapshot remembers even if we had left before.
+        "rejoin_after_leave": True,
+        # Our own "leave" RPC is the graceful stop; a signal means the agent went away.
+        "leave_on_terminate": False,
+        "skip_leave_on_interrupt": True,
+        "log_level": "info",
+    }
+    if config.advertise:
+        doc["advertise"] = config.advertise
+    if config.encrypt_key is not None:
+        doc["encrypt_key"] = config.encrypt_key.reveal()
+    if config.rpc_auth is not None:
+        doc["rpc_auth"] = config.rpc_auth.reveal()
+    return doc
+
+
+def serf_argv(config: Config, config_file: Path) -> list[str]:
+    """The command line: only the config file's path, no secret."""
+    return [config.serf_bin, "agent", f"-config-file={config_file}"]
+
+
+def log_serf_line(line: str) -> None:
+    """Forward one line of serf's output to our log at a matching level."""
+    match = _LEVEL.search(line)
+    # Unlevelled lines are serf's start-up banner: useful when debugging, noise otherwise.
+    level = _LEVELS[match.group(1)] if match else logging.DEBUG
+    log.log(level, "%s", line.strip())

@@ -1,0 +1,139 @@
+"""Supervision of a child process: start, forward its output, restart with backoff, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from cloudagent.backoff import Backoff
+
+log = logging.getLogger(__name__)
+STABLE_AFTER = 30.0  # a child that ran this long restarts with the initial delay again
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: if the agent dies (even by SIGKILL) the child
+    # gets SIGTERM instead of living on with our ports bound.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Child:
+    """One supervised program. ``run()`` keeps it running until ``stop()``."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        on_line: Callable[[str], None] | None = None,
+        on_start: Callable[[], None] | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.env = dict(env) if env is not None else None
+        self.on_line = on_line or self._log_line
+        self.on_start = on_start
+        self.backoff = backoff or Backoff(initial=0.5, maximum=30.0)
+        self.process: asyncio.subprocess.Process | None = None
+        self.restarts = 0
+        self._stopping = False
+        self._stop_requested = asyncio.Event()
+        self._exited = asyncio.Event()
+        self._running = asyncio.Event()
+
+    @property
+    def pid(self) -> int | None:
+        """The running child's pid, if any."""
+        return self.process.pid if self.process and self.process.returncode is None else None
+
+    def _log_line(self, line: str) -> None:
+        log.info("%s: %s", self.name, line)
+
+    async def wait_running(self) -> None:
+        """Wait until the program has been started at least once."""
+        await self._running.wait()
+
+    async def run(self) -> None:
+        """Start the program and restart it whenever it exits, until stop() is called."""
+        while not self._stopping:
+            started = time.monotonic()
+            try:
+                self.process = await asyncio.create_subprocess_exec(
+                    *self.argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT,
+                    env=self.env,
+                    preexec_fn=_die_with_parent,
+                )
+            except OSError as exc:
+                log.error("%s: cannot start %s: %s", self.name, self.argv[0], exc)
+            else:
+                self._exited.clear()
+                self._running.set()
+                if self.on_start:
+                    self.on_start()
+                log.debug("%s: started (pid %d)", self.name, self.process.pid)
+                await self._pump(self.process)
+                code = await self.process.wait()
+                self._exited.set()
+                if self._stopping:
+                    break
+                log.warning("%s exited with status %s; restarting", self.name, code)
+            if time.monotonic() - started > STABLE_AFTER:
+                self.backoff.reset()
+            self.restarts += 1
+            delay = self.backoff.next()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_requested.wait(), delay)
+
+    async def _pump(self, process: asyncio.subprocess.Process) -> None:
+        if process.stdout is None:
+            return
+        async for raw in process.stdout:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if line:
+                self.on_line(line)
+
+    def signal(self, signum: int) -> bool:
+        """Send a signal to the running child; False when none is running."""
+        pid = self.pid
+        if pid is None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+            return True
+        return False
+
+    def stop_restarting(self) -> None:
+        """Let the child exit without being restarted (e.g. before asking it to leave)."""
+        self._stopping = True
+        self._stop_requested.set()
+
+    async def wait_exit(self, timeout: float) -> bool:
+        """Wait for the current child to exit; True if it did within ``timeout``."""
+        if self.pid is None:
+            return True
+        try:
+            await asyncio.wait_for(self._exited.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop the child: SIGTERM, then SIGKILL after ``timeout`` seconds."""
+        self.stop_restarting()
+        if self.signal(signal.SIGTERM) and not await self.wait_exit(timeout):
+            log.warning("%s did not exit %.0fs after SIGTERM; killing it", self.name, timeout)
+            self.signal(signal.SIGKILL)
+            await self.wait_exit(5.0)
