@@ -21,7 +21,7 @@ from typing import Any
 from cloudagent.backoff import Backoff
 from cloudagent.config import Config, resolv_conf_upstreams
 from cloudagent.dns.dnsmasq import Dnsmasq
-from cloudagent.dns.render import render_dnsmasq_conf
+from cloudagent.dns.render import render_dnsmasq_conf, served_entries
 from cloudagent.files import ManagedFile, read_text, write_atomic
 from cloudagent.reconcile import Reconciler
 from cloudagent.serf.process import MEMBER_CHANGE, log_serf_line, serf_argv, serf_config
@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 RESYNC = 10.0  # full re-read of the membership even when nothing woke us
 MIN_INTERVAL = 0.2  # at most one cycle per this many seconds under a burst of changes
 LEAVE_TIMEOUT = 15.0
+# A serf that has just (re)started knows only itself until it rejoins. Replacing a hosts file
+# that served other members with that view would blank DNS for the rejoin time; keep the last
+# good file for up to this long, or until serf knows another member.
+SETTLE_HOLD = 30.0
 
 
 class Agent:
@@ -56,15 +60,24 @@ class Agent:
         self.rpc: SerfRPC | None = None
         self.cycles = 0
         self.writes = 0
+        self._session_started = time.monotonic()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self.hosts = ManagedFile(self.paths.hosts)
         self.reconciler = Reconciler(
             config.domain, config.failed_grace, load_failures(self.paths.failures)
         )
-        self.dnsmasq = Dnsmasq(config.dnsmasq_bin, self.paths.dnsmasq_conf, self.paths.hosts)
+        self.dnsmasq = Dnsmasq(
+            config.dnsmasq_bin,
+            self.paths.dnsmasq_conf,
+            self.paths.hosts,
+            pid_file=self.paths.root / "dnsmasq.pid",
+        )
         self.serf = Child(
-            "serf", serf_argv(config, self.paths.serf_config), on_line=self._on_serf_line
+            "serf",
+            serf_argv(config, self.paths.serf_config),
+            on_line=self._on_serf_line,
+            pid_file=self.paths.root / "serf.pid",
         )
 
     # --- set-up ---------------------------------------------------------------------------
@@ -187,6 +200,7 @@ class Agent:
                 monitor = await rpc.monitor("INFO")
                 events = await rpc.stream()
                 self.rpc = rpc
+                self._session_started = time.monotonic()
                 self.wake()
                 helpers = [
                     asyncio.create_task(
@@ -276,8 +290,19 @@ class Agent:
                 continue
             deadline = self.cycle(raw)
 
+    def _settling(self, raw: list[dict[str, Any]]) -> bool:
+        alone = all(m.get("Name") == self.config.node_name for m in raw)
+        return (
+            alone
+            and served_entries(self.hosts.text) > 1
+            and time.monotonic() - self._session_started < SETTLE_HOLD
+        )
+
     def cycle(self, raw: list[dict[str, Any]]) -> float | None:
         """One cycle from a members reply; returns when the next grace period runs out."""
+        if self._settling(raw):
+            log.debug("serf knows only this node yet; keeping the last hosts file")
+            return time.time() + 1.0
         cycle = self.reconciler.step(raw, time.time())
         self.cycles += 1
         for problem in cycle.new_problems:

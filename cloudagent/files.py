@@ -33,10 +33,10 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
 
 
 def read_text(path: Path) -> str | None:
-    """The file's text, or None when it does not exist."""
+    """The file's text, or None when it (or its directory) does not exist."""
     try:
         return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 

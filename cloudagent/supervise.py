@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 from cloudagent.backoff import Backoff
 
@@ -25,6 +26,27 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def stale_pid(pid_file: Path, argv: Sequence[str]) -> int | None:
+    """The pid recorded in ``pid_file`` if that process still runs exactly ``argv``."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    except (OSError, ValueError):
+        return None
+    if [part.decode(errors="replace") for part in cmdline] != list(argv):
+        return None  # the pid was reused by something else
+    return pid
+
+
+def holds_resources(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (a zombie holds no socket or file)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 class Child:
     """One supervised program. ``run()`` keeps it running until ``stop()``."""
 
@@ -37,6 +59,7 @@ class Child:
         on_line: Callable[[str], None] | None = None,
         on_start: Callable[[], None] | None = None,
         backoff: Backoff | None = None,
+        pid_file: Path | None = None,
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -44,6 +67,7 @@ class Child:
         self.on_line = on_line or self._log_line
         self.on_start = on_start
         self.backoff = backoff or Backoff(initial=0.5, maximum=30.0)
+        self.pid_file = pid_file
         self.process: asyncio.subprocess.Process | None = None
         self.restarts = 0
         self._stopping = False
@@ -63,8 +87,28 @@ class Child:
         """Wait until the program has been started at least once."""
         await self._running.wait()
 
+    async def reap_stale(self) -> None:
+        """Stop a copy of this program left running by a previous agent that died.
+
+        The parent-death signal does not always help: the kernel clears it when the child
+        changes credentials, as dnsmasq does when it drops to an unprivileged user.
+        """
+        pid = stale_pid(self.pid_file, self.argv) if self.pid_file else None
+        if pid is None:
+            return
+        log.warning("%s: stopping pid %d left over from a previous run", self.name, pid)
+        for signum in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+            deadline = time.monotonic() + 5.0
+            while holds_resources(pid) and time.monotonic() < deadline:  # noqa: ASYNC110 - polling /proc: no event to wait on
+                await asyncio.sleep(0.05)
+            if not holds_resources(pid):
+                return
+
     async def run(self) -> None:
         """Start the program and restart it whenever it exits, until stop() is called."""
+        await self.reap_stale()
         while not self._stopping:
             started = time.monotonic()
             try:
@@ -81,6 +125,8 @@ class Child:
             else:
                 self._exited.clear()
                 self._running.set()
+                if self.pid_file is not None:
+                    self.pid_file.write_text(f"{self.process.pid}\n")
                 if self.on_start:
                     self.on_start()
                 log.debug("%s: started (pid %d)", self.name, self.process.pid)

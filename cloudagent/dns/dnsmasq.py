@@ -27,13 +27,16 @@ class Dnsmasq:
     for before the first "read <hosts>" line is remembered and sent once dnsmasq is ready.
     """
 
-    def __init__(self, binary: str, conf_file: Path, hosts_file: Path) -> None:
+    def __init__(
+        self, binary: str, conf_file: Path, hosts_file: Path, pid_file: Path | None = None
+    ) -> None:
         self.hosts_file = hosts_file
         self.child = Child(
             "dnsmasq",
             dnsmasq_argv(binary, conf_file),
             on_line=self._on_line,
             on_start=self._on_start,
+            pid_file=pid_file,
         )
         self.loads = 0
         self._ready = False

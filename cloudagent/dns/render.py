@@ -23,6 +23,17 @@ def render_hosts(view: DnsView) -> str:
     return _ENV.get_template("hosts.j2").render(entries=view.entries)
 
 
+def served_entries(hosts_text: str | None) -> int:
+    """How many addresses a hosts file text serves.
+
+    >>> served_entries("# comment\\n10.0.0.1 a.x a\\n10.0.0.2 b.x b\\n"), served_entries(None)
+    (2, 0)
+    """
+    if not hosts_text:
+        return 0
+    return sum(1 for line in hosts_text.splitlines() if line.strip() and not line.startswith("#"))
+
+
 def render_dnsmasq_conf(
     *,
     listen: Endpoint,
