@@ -1,0 +1,1 @@
+"""Ambari: offline blueprint validation, the REST client, provisioning and the emulator."""
