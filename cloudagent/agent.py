@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cloudagent.ambari.runner import AmbariRole
+from cloudagent.ambari.settings import AmbariSettings
 from cloudagent.backoff import Backoff
 from cloudagent.config import Config, resolv_conf_upstreams
 from cloudagent.dns.dnsmasq import Dnsmasq
@@ -50,6 +52,7 @@ class Agent:
         resolv_conf: Path = Path("/etc/resolv.conf"),
         min_interval: float = MIN_INTERVAL,
         resync: float = RESYNC,
+        ambari: AmbariSettings | None = None,
     ) -> None:
         self.config = config
         self.paths = StatePaths(config.state_dir)
@@ -72,6 +75,11 @@ class Agent:
             self.paths.dnsmasq_conf,
             self.paths.hosts,
             pid_file=self.paths.root / "dnsmasq.pid",
+        )
+        self.ambari = (
+            AmbariRole(config, ambari, config.state_dir, self.publish)
+            if ambari is not None and ambari.enabled
+            else None
         )
         self.serf = Child(
             "serf",
@@ -119,6 +127,15 @@ class Agent:
 
     # --- run ------------------------------------------------------------------------------
 
+    async def publish(self, tags: dict[str, str]) -> None:
+        """Gossip these tags (kept, and re-applied whenever serf restarts)."""
+        self.tags.update(tags)
+        if self.rpc is not None:
+            try:
+                await self.rpc.set_tags(tags)
+            except SerfError as exc:
+                log.warning("cannot publish tags yet (%s); will retry on reconnect", exc)
+
     def stop(self) -> None:
         """Ask the agent to stop (from a signal handler)."""
         self._stop.set()
@@ -147,6 +164,8 @@ class Agent:
             asyncio.create_task(self._serf_sessions(), name="serf-rpc"),
             asyncio.create_task(self._reconcile_loop(), name="reconcile"),
         ]
+        if self.ambari is not None:
+            tasks.append(asyncio.create_task(self.ambari.run(), name="ambari"))
         try:
             await self._stop.wait()
         finally:
@@ -154,6 +173,8 @@ class Agent:
         return 0
 
     async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
+        if self.ambari is not None:
+            await self.ambari.stop()
         log.info("stopping: leaving the Serf cluster")
         self.serf.stop_restarting()
         await self._leave()
@@ -197,6 +218,8 @@ class Agent:
             first_failure = None
             helpers: list[asyncio.Task[None]] = []
             try:
+                if len(self.tags) > 1:  # a restarted serf only knows the tags of its config
+                    await rpc.set_tags(self.tags)
                 monitor = await rpc.monitor("INFO")
                 events = await rpc.stream()
                 self.rpc = rpc
@@ -307,6 +330,8 @@ class Agent:
         self.cycles += 1
         for problem in cycle.new_problems:
             log.warning("%s", problem)
+        if self.ambari is not None:
+            self.ambari.update(cycle.membership)
         written = self.hosts.write(cycle.hosts_text)
         if written:
             self.writes += 1

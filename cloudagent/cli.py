@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from cloudagent import __version__
-from cloudagent.commands import blueprint, node
+from cloudagent.commands import blueprint, emulator, node
 from cloudagent.errors import CloudagentError, ConfigError
 
 EXIT_FAILURE, EXIT_USAGE = 1, 2
@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     node.register(sub)
     blueprint.register(sub)
+    emulator.register(sub)
     return parser
 
 

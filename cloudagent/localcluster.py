@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from cloudagent.ambari.agentconf import DEFAULT_INI
 from cloudagent.config import Endpoint
 from cloudagent.dns.query import DNSError, Lookup
 from cloudagent.errors import CloudagentError
@@ -142,6 +143,8 @@ class LocalCluster:
         prefix: str = "node",
         grace: str = "300s",
         extra_env: Mapping[str, str] | None = None,
+        ambari: Mapping[str, str] | None = None,
+        task_seconds: float = 1.0,
     ) -> None:
         require_programs()
         self.base_dir = base_dir
@@ -151,6 +154,10 @@ class LocalCluster:
         self.prefix = prefix
         self.grace = grace
         self.extra_env = dict(extra_env or {})
+        # None: no Ambari at all. A mapping: Ambari on, with these extra variables (BLUEPRINT,
+        # EXPECTED_HOST_COUNT, ...); the server runs the emulator, every node an emulated agent.
+        self.ambari = None if ambari is None else dict(ambari)
+        self.task_seconds = task_seconds
         self.nodes: list[LocalNode] = []
         base_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(base_dir, 0o755)  # noqa: S103 - dnsmasq (nobody) must traverse it
@@ -178,13 +185,44 @@ class LocalCluster:
         )
         if join:
             env["SERF_JOIN_IP"] = join
+        env.update(self._ambari_env(index))
         env.update(self.extra_env)
+        return env
+
+    def _ambari_env(self, index: int) -> dict[str, str]:
+        if self.ambari is None:
+            return {"CLOUDAGENT_AMBARI": "off"}
+        address, server = self.address(index), self.address(1)
+        ini = self.base_dir / f"{self.prefix}{index}" / "ambari-agent.ini"
+        python = f"{sys.executable} -m cloudagent"
+        env = {
+            "CLOUDAGENT_AMBARI": "on",
+            "AMBARI_URL": f"http://{server}:8080",
+            "AMBARI_POLL": "0.5",
+            "AMBARI_AGENT_INI": str(ini),
+            "AMBARI_SERVER_COMMAND": (
+                f"{python} ambari-emulator --listen {server}:8080 --agent-listen {server}:8440 "
+                f"--task-seconds {self.task_seconds}"
+            ),
+            # A node's own dnsmasq is its resolver, as --dns 127.0.0.1 makes it in a container.
+            "AMBARI_AGENT_COMMAND": (
+                f"{python} ambari-emulator agent --config {ini} "
+                f"--resolver {address}:{self.dns_port} --hostname-from-ptr {address} --interval 0.5"
+            ),
+            "DEFAULT_PASSWORD": "demo-password",
+        }
+        env.update(self.ambari)
         return env
 
     def add(self, role: str = "agent", join_index: int | None = 1, start: bool = True) -> LocalNode:
         """Add node N+1, joining node ``join_index`` (None: join nobody)."""
         index = len(self.nodes) + 1
         join = self.address(join_index) if join_index and join_index != index else None
+        if self.ambari is not None:
+            ini = self.base_dir / f"{self.prefix}{index}" / "ambari-agent.ini"
+            ini.parent.mkdir(parents=True, exist_ok=True)
+            # What the ambari-agent package installs (quick retries for the loopback cluster).
+            ini.write_text(DEFAULT_INI.replace("connect_retry_delay=10", "connect_retry_delay=1"))
         node = LocalNode(
             name=f"{self.prefix}{index}",
             address=self.address(index),

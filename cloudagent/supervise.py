@@ -60,6 +60,7 @@ class Child:
         on_start: Callable[[], None] | None = None,
         backoff: Backoff | None = None,
         pid_file: Path | None = None,
+        restart_on_success: bool = True,
     ) -> None:
         self.name = name
         self.argv = list(argv)
@@ -68,6 +69,8 @@ class Child:
         self.on_start = on_start
         self.backoff = backoff or Backoff(initial=0.5, maximum=30.0)
         self.pid_file = pid_file
+        # False for launchers such as "ambari-server start" that exit 0 once the daemon runs.
+        self.restart_on_success = restart_on_success
         self.process: asyncio.subprocess.Process | None = None
         self.restarts = 0
         self._stopping = False
@@ -134,6 +137,9 @@ class Child:
                 code = await self.process.wait()
                 self._exited.set()
                 if self._stopping:
+                    break
+                if code == 0 and not self.restart_on_success:
+                    log.info("%s: %s finished", self.name, self.argv[0])
                     break
                 log.warning("%s exited with status %s; restarting", self.name, code)
             if time.monotonic() - started > STABLE_AFTER:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from cloudagent import config
+from cloudagent.ambari.settings import AmbariSettings, load_ambari
+from cloudagent.errors import ConfigError
 from cloudagent.members import Membership, parse_members
 from cloudagent.reconcile import Reconciler
 from cloudagent.serf.rpc import SerfRPC
@@ -36,6 +38,9 @@ def register(sub: Any) -> None:
     sub.add_parser("hosts", help="print the hosts file the agent would write now").set_defaults(
         handler=_hosts
     )
+    status = sub.add_parser("status", help="the cluster's provisioning status, from any node")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=_status)
     sub.add_parser("validate-config", help="check the environment's configuration").set_defaults(
         handler=_validate_config
     )
@@ -44,13 +49,13 @@ def register(sub: Any) -> None:
 def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     from cloudagent.agent import Agent  # noqa: PLC0415 - keeps the light commands fast
 
-    cfg = config.load(env, role=args.role)
+    cfg, ambari = load_all(env, role=args.role)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else getattr(logging, cfg.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    return asyncio.run(Agent(cfg).run())
+    return asyncio.run(Agent(cfg, ambari=ambari).run())
 
 
 async def _fetch_members(cfg: config.Config) -> list[dict[str, Any]]:
@@ -106,10 +111,77 @@ def _hosts(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int
     return EXIT_OK
 
 
+def load_all(
+    env: Mapping[str, str], role: str | None = None
+) -> tuple[config.Config, AmbariSettings]:
+    """The node's and Ambari's configuration; every problem of both reported at once."""
+    problems: list[str] = []
+    cfg = ambari = None
+    try:
+        cfg = config.load(env, role=role)
+    except ConfigError as exc:
+        problems += exc.problems
+    try:
+        ambari = load_ambari(env)
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems or cfg is None or ambari is None:
+        raise ConfigError(problems)
+    return cfg, ambari
+
+
+def _describe_ambari(s: AmbariSettings, role: str) -> list[tuple[str, str]]:
+    if not s.enabled:
+        return [("ambari", "off (CLOUDAGENT_AMBARI=off)")]
+    rows = [
+        ("ambari agent ini", str(s.agent_ini)),
+        ("ambari agent cmd", " ".join(s.agent_command) or "(none: not managed)"),
+    ]
+    if role == "server":
+        rows += [
+            ("ambari url", s.url),
+            ("ambari server cmd", " ".join(s.server_command) or "(none: not managed)"),
+            ("blueprint", s.blueprint_name),
+            ("cluster", s.cluster),
+            ("expected hosts", str(s.expected_hosts)),
+            ("default password", "set" if s.default_password else "not set"),
+        ]
+    return rows
+
+
 def _validate_config(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    cfg = config.load(env)
-    width = max(len(name) for name, _ in cfg.describe())
-    for name, value in cfg.describe():
+    cfg, ambari = load_all(env)
+    rows = cfg.describe() + _describe_ambari(ambari, cfg.role)
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
         out.write(f"{name.ljust(width)}  {value}\n")
     out.write("configuration OK\n")
     return EXIT_OK
+
+
+def _status(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    """What the server node publishes in its ambari-* tags; exit 1 on failure."""
+    cfg = config.load(env)
+    _, membership = _membership(cfg)
+    servers = [m for m in membership.members if m.role == "server"]
+    if not servers:
+        if args.json:
+            out.write(json.dumps({"server": None, "phase": "no-server"}) + "\n")
+        else:
+            out.write("no member has role=server: no Ambari server in this cluster yet\n")
+        return 1
+    server = servers[0]
+    tags = {k.removeprefix("ambari-"): v for k, v in server.tags.items() if k.startswith("ambari-")}
+    phase = tags.get("phase", "starting")
+    if args.json:
+        doc = {"server": server.fqdn(cfg.domain), "server_status": server.status.value, **tags}
+        out.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        progress = f", {tags['progress']}%" if "progress" in tags else ""
+        request = f", request {tags['request']}" if "request" in tags else ""
+        out.write(
+            f"cluster {tags.get('cluster', '?')} on {server.fqdn(cfg.domain)} "
+            f"({server.status.value}): {phase}{request}{progress}, "
+            f"hosts {tags.get('hosts', '?')}\n"
+        )
+    return 1 if phase in ("failed", "error") else 0

@@ -134,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(500, "Server Error")
                 return
         try:
-            getattr(self, handler)(**match.groupdict())
+            getattr(self, f"route_{handler}")(**match.groupdict())
         except Rejection as rejection:
             self._error(rejection.status, rejection.message)
         except Exception:
@@ -143,54 +143,54 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- API ------------------------------------------------------------------------------
 
-    def blueprints(self) -> None:
+    def route_blueprints(self) -> None:
         self._send(200, views.blueprints(self.server.ambari, self.base, self.query))
 
-    def blueprint(self, name: str) -> None:
+    def route_blueprint(self, name: str) -> None:
         self._send(200, views.blueprint(self.server.ambari, self.base, name))
 
-    def post_blueprint(self, name: str) -> None:
+    def route_post_blueprint(self, name: str) -> None:
         validate = self.query.get("validate_topology", [""])[0].lower() != "false"
         self.server.ambari.add_blueprint(name, self._body(), validate)
         self._send(201)
 
-    def delete_blueprint(self, name: str) -> None:
+    def route_delete_blueprint(self, name: str) -> None:
         self.server.ambari.delete_blueprint(name)
         self._send(200)
 
-    def clusters(self) -> None:
+    def route_clusters(self) -> None:
         self._send(200, views.clusters(self.server.ambari, self.base))
 
-    def cluster(self, cluster: str) -> None:
+    def route_cluster(self, cluster: str) -> None:
         self._send(200, views.cluster(self.server.ambari, self.base, cluster))
 
-    def post_cluster(self, cluster: str) -> None:
+    def route_post_cluster(self, cluster: str) -> None:
         request = self.server.ambari.create_cluster(cluster, self._body())
         self._send(202, views.accepted(self.server.ambari, self.base, request))
 
-    def cluster_hosts(self, cluster: str) -> None:
+    def route_cluster_hosts(self, cluster: str) -> None:
         self._send(200, views.hosts(self.server.ambari, self.base, self.query, cluster))
 
-    def post_hosts(self, cluster: str) -> None:
+    def route_post_hosts(self, cluster: str) -> None:
         request = self.server.ambari.scale_cluster(cluster, self._body())
         self._send(202, views.accepted(self.server.ambari, self.base, request))
 
-    def requests(self, cluster: str) -> None:
+    def route_requests(self, cluster: str) -> None:
         self._send(200, views.requests(self.server.ambari, self.base, cluster))
 
-    def request(self, cluster: str, id: str) -> None:
+    def route_request(self, cluster: str, id: str) -> None:
         self._send(200, views.request(self.server.ambari, self.base, cluster, int(id)))
 
-    def hosts(self) -> None:
+    def route_hosts(self) -> None:
         self._send(200, views.hosts(self.server.ambari, self.base, self.query))
 
-    def host(self, host: str) -> None:
+    def route_host(self, host: str) -> None:
         self._send(200, views.host(self.server.ambari, self.base, host))
 
-    def faults(self) -> None:
+    def route_faults(self) -> None:
         self._send(200, self.server.ambari.faults.as_dict())
 
-    def put_faults(self) -> None:
+    def route_put_faults(self) -> None:
         changes = json.loads(self._body() or "{}")
         faults = self.server.ambari.faults
         for key, value in changes.items():
@@ -201,7 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- agents ---------------------------------------------------------------------------
 
-    def register(self, host: str) -> None:
+    def route_register(self, host: str) -> None:
         doc = json.loads(self._body() or "{}")
         name = str(doc.get("hostname", host)).lower()
         reply = self.server.ambari.register(
@@ -209,7 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self._send(200, reply)
 
-    def heartbeat(self, host: str) -> None:
+    def route_heartbeat(self, host: str) -> None:
         doc = json.loads(self._body() or "{}")
         self._send(200, self.server.ambari.heartbeat(host.lower(), int(doc.get("responseId", -1))))
 
