@@ -1,8 +1,10 @@
 """``make demo``: a three-node cloudagent cluster on loopback, no Docker needed.
 
-Every node runs its own serf, dnsmasq and cloudagent on 127.0.0.11-13. The demo shows the
-member table, resolves every name (A) and address (PTR) at every node's dnsmasq, lets one
-node leave, shows its name gone everywhere, and tears everything down.
+Every node runs its own serf, dnsmasq and cloudagent on 127.0.0.11-13; node1 is the server
+role and runs the Ambari emulator, every node an emulated ambari-agent. The demo shows the
+member table, resolves every name (A) and address (PTR) at every node's dnsmasq, follows the
+blueprint's provisioning to the end, lets one node leave, shows its name gone everywhere, and
+tears everything down.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cloudagent.ambari.client import AmbariClient
 from cloudagent.cli import main as cli_main
 from cloudagent.dns.query import DNSError
 from cloudagent.localcluster import LocalCluster, LocalNode, wait_for
+from cloudagent.secret import Secret
 
 SIZE = 3
 
@@ -68,9 +72,53 @@ def matrix(targets: list[LocalNode], observers: list[LocalNode], present: bool =
     return ok
 
 
+def _cli(args: list[str], node: LocalNode) -> str:
+    out = io.StringIO()
+    cli_main(args, environ=node.env_for_cli(), stdout=out, stderr=out)
+    return out.getvalue().strip()
+
+
+def provision(nodes: list[LocalNode]) -> None:
+    """Follow the server role's provisioning through ``cloudagent status`` on another node."""
+    server = nodes[0]
+    say(f"== Ambari: {server.name} runs the emulator; every node an agent pointed at it ==")
+    say("  (cloudagent status, read from node2's serf; the server publishes it in its tags)")
+    last = ""
+    started = time.monotonic()
+    while time.monotonic() - started < 60:
+        line = _cli(["status"], nodes[1])
+        if line != last:
+            say(f"  {time.monotonic() - started:5.1f}s  {line}")
+            last = line
+        if " completed" in line or " failed" in line or " error" in line:
+            break
+        time.sleep(0.3)
+    client = AmbariClient(f"http://{server.address}:8080", password=Secret("admin"))
+    registered = sorted(h.name for h in client.hosts())
+    served = sorted(n.fqdn for n in nodes)
+    say(f"  hosts registered in Ambari: {', '.join(registered)}")
+    say(
+        f"  the names our DNS serves:   {', '.join(served)}"
+        f"  -> {'the same' if registered == served else 'DIFFERENT'}"
+    )
+    if " completed" not in last or registered != served:
+        raise RuntimeError("provisioning did not complete with every host under its DNS name")
+    say()
+
+
 def run(base: Path) -> int:
     port = 53 if os.geteuid() == 0 else 5353
-    cluster = LocalCluster(base, domain="cluster.internal", dns_port=port, grace="30s")
+    cluster = LocalCluster(
+        base,
+        domain="cluster.internal",
+        dns_port=port,
+        grace="30s",
+        ambari={
+            "EXPECTED_HOST_COUNT": str(SIZE),
+            "BLUEPRINT": "multi-node-hdfs-yarn",
+            "CLUSTER_NAME": "demo",
+        },
+    )
     say(f"== cloudagent demo: {SIZE} nodes on loopback (serf :7946, dnsmasq :{port}) ==")
     started = time.monotonic()
     try:
@@ -85,13 +133,13 @@ def run(base: Path) -> int:
         say(f"  every node resolves every node after {time.monotonic() - started:.1f}s\n")
 
         say("== members, as node1's serf knows them (cloudagent members) ==")
-        out = io.StringIO()
-        cli_main(["members"], environ=nodes[0].env_for_cli(), stdout=out)
-        say("  " + out.getvalue().rstrip().replace("\n", "\n  ") + "\n")
+        say("  " + _cli(["members"], nodes[0]).replace("\n", "\n  ") + "\n")
 
         say("== forward (A) and reverse (PTR) answers at every node's dnsmasq ==")
         all_ok = matrix(nodes, nodes)
         say()
+
+        provision(nodes)
 
         leaver = nodes[-1]
         rest = nodes[:-1]

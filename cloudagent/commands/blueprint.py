@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from cloudagent.ambari.blueprint import Rejection, parse_body, unwrap_cloudbreak
 from cloudagent.ambari.stack import DEFAULT_AMBARI, ambari_table
 from cloudagent.ambari.validate import Verdict, check_blueprint
+from cloudagent.commands import submit
 from cloudagent.errors import CloudagentError
 
 EXIT_OK, EXIT_REJECTED = 0, 1
@@ -43,6 +44,7 @@ def register(sub: Any) -> None:
         help="skip topology validation, as ?validate_topology=false does",
     )
     validate.set_defaults(handler=_validate)
+    submit.register(bsub)
 
 
 def _stack(text: str | None) -> tuple[str, str] | None:
