@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import requests
 
@@ -20,6 +20,22 @@ log = logging.getLogger(__name__)
 IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 FAILED_STATES: Final = frozenset({"FAILED", "ABORTED", "TIMEDOUT", "HOLDING_FAILED",
                                   "HOLDING_TIMEDOUT", "SKIPPED_FAILED"})  # fmt: skip
+
+
+class HTTPSession(Protocol):
+    """What the client needs of ``requests.Session`` (tests hand in canned responses)."""
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        data: Any = ...,
+        params: Any = ...,
+        timeout: Any = ...,
+        auth: Any = ...,
+        headers: Any = ...,
+    ) -> requests.Response: ...
 
 
 class AmbariError(CloudagentError):
@@ -76,7 +92,7 @@ class AmbariClient:
         password: Secret | None = None,
         timeout: float = 10.0,
         retries: int = 3,
-        session: requests.Session | None = None,
+        session: HTTPSession | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -84,7 +100,7 @@ class AmbariClient:
         self.password = password or Secret("admin")
         self.timeout = timeout
         self.retries = retries
-        self.session = session or requests.Session()
+        self.session: HTTPSession = session if session is not None else requests.Session()
         self.sleep = sleep
 
     # --- plumbing -------------------------------------------------------------------------
