@@ -40,6 +40,9 @@ LEAVE_TIMEOUT = 15.0
 # that served other members with that view would blank DNS for the rejoin time; keep the last
 # good file for up to this long, or until serf knows another member.
 SETTLE_HOLD = 30.0
+MANAGED_RESOLV = (
+    "# Written by cloudagent (CLOUDAGENT_RESOLV_CONF): this node resolves at its dnsmasq."
+)
 
 
 class Agent:
@@ -56,7 +59,7 @@ class Agent:
     ) -> None:
         self.config = config
         self.paths = StatePaths(config.state_dir)
-        self.resolv_conf = resolv_conf
+        self.resolv_conf = config.resolv_conf or resolv_conf
         self.min_interval = min_interval
         self.resync = resync
         self.tags: dict[str, str] = {"role": config.role}
@@ -93,7 +96,9 @@ class Agent:
     def _upstreams(self) -> tuple[Any, ...]:
         if self.config.dns_upstream is not None:
             return self.config.dns_upstream
-        found = resolv_conf_upstreams(read_text(self.resolv_conf) or "", self.config.dns_listen)
+        # The resolvers this node started with: saved before we took resolv.conf over.
+        original = read_text(self.paths.resolv_conf_orig) or read_text(self.resolv_conf) or ""
+        found = resolv_conf_upstreams(original, self.config.dns_listen)
         if not found:
             log.warning(
                 "no upstream resolver in %s: names outside %s will not resolve",
@@ -101,6 +106,21 @@ class Agent:
                 self.config.domain,
             )
         return found
+
+    def _take_over_resolv_conf(self, path: Path) -> None:
+        """Point this node's resolver at its own dnsmasq (CLOUDAGENT_RESOLV_CONF)."""
+        current = read_text(path) or ""
+        if MANAGED_RESOLV not in current and not self.paths.resolv_conf_orig.exists():
+            write_atomic(self.paths.resolv_conf_orig, current)
+        text = (
+            f"{MANAGED_RESOLV}\nnameserver {self.config.dns_listen.host}\n"
+            f"search {self.config.domain}\n"
+        )
+        if current != text:
+            # In place: Docker bind-mounts /etc/resolv.conf, so a rename over it would fail.
+            with path.open("w", encoding="utf-8") as handle:
+                handle.write(text)
+            log.info("%s now points at this node's dnsmasq (%s)", path, self.config.dns_listen)
 
     def _write_configs(self) -> None:
         prepare_state_dir(self.paths, self.config.dnsmasq_user)
@@ -119,6 +139,8 @@ class Agent:
                 user=self.config.dnsmasq_user,
             ),
         )
+        if self.config.resolv_conf is not None:
+            self._take_over_resolv_conf(self.config.resolv_conf)
         write_atomic(
             self.paths.serf_config,
             json.dumps(serf_config(self.config, self.tags), indent=2) + "\n",

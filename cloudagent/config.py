@@ -65,6 +65,7 @@ class Config:
     dnsmasq_bin: str
     dnsmasq_user: str | None
     log_level: str
+    resolv_conf: Path | None = None  # a resolv.conf to point at our dnsmasq (containers)
 
     @property
     def fqdn(self) -> str:
@@ -293,16 +294,24 @@ def load(
         dnsmasq_bin=c.get("CLOUDAGENT_DNSMASQ_BIN") or "dnsmasq",
         dnsmasq_user=c.get("CLOUDAGENT_DNSMASQ_USER") or ("nobody" if root else None),
         log_level=log_level,
+        resolv_conf=Path(resolv) if (resolv := c.get("CLOUDAGENT_RESOLV_CONF")) else None,
     )
+    if config.resolv_conf is not None and dns_listen.port != 53:
+        c.problems.append(
+            f"CLOUDAGENT_RESOLV_CONF: resolv.conf cannot name a port, but dnsmasq listens on "
+            f"{dns_listen}; use port 53 or unset CLOUDAGENT_RESOLV_CONF"
+        )
     if c.problems:
         raise ConfigError(c.problems)
     return config
 
 
 def resolv_conf_upstreams(text: str, exclude: Endpoint) -> tuple[Endpoint, ...]:
-    """Nameservers from resolv.conf text, without our own listen address (which would loop).
+    """Nameservers from resolv.conf text, without our own listen address (which would loop)
+    and without loopback resolvers: in a container those are us, or Docker's embedded DNS,
+    which forwards to the ``--dns`` server, us again.
 
-    >>> text = "nameserver 10.0.0.2\\nnameserver 127.0.0.1\\n"
+    >>> text = "nameserver 10.0.0.2\\nnameserver 127.0.0.11\\nnameserver 127.0.0.1\\n"
     >>> resolv_conf_upstreams(text, Endpoint("127.0.0.1", 53))
     (Endpoint(host='10.0.0.2', port=53),)
     """
@@ -315,6 +324,6 @@ def resolv_conf_upstreams(text: str, exclude: Endpoint) -> tuple[Endpoint, ...]:
             except ValueError:
                 continue
             endpoint = Endpoint(address, 53)
-            if endpoint != exclude:
+            if endpoint != exclude and not endpoint.is_loopback:
                 found.append(endpoint)
     return tuple(found)

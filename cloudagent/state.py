@@ -42,6 +42,10 @@ class StatePaths:
         return self.serf_dir / "config.json"
 
     @property
+    def resolv_conf_orig(self) -> Path:
+        return self.root / "resolv.conf.orig"
+
+    @property
     def failures(self) -> Path:
         return self.root / "failed-members.json"
 

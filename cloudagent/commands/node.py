@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from cloudagent import config
 from cloudagent.ambari.settings import AmbariSettings, load_ambari
+from cloudagent.dns.query import DNSError, Lookup
 from cloudagent.errors import ConfigError
 from cloudagent.members import Membership, parse_members
 from cloudagent.reconcile import Reconciler
@@ -38,6 +39,10 @@ def register(sub: Any) -> None:
     sub.add_parser("hosts", help="print the hosts file the agent would write now").set_defaults(
         handler=_hosts
     )
+    sub.add_parser(
+        "health",
+        help="exit 0 when serf answers and the local dnsmasq serves this node (HEALTHCHECK)",
+    ).set_defaults(handler=_health)
     status = sub.add_parser("status", help="the cluster's provisioning status, from any node")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_status)
@@ -185,3 +190,26 @@ def _status(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
             f"hosts {tags.get('hosts', '?')}\n"
         )
     return 1 if phase in ("failed", "error") else 0
+
+
+def _health(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    """Healthy: the local serf answers and lists us alive, and our dnsmasq resolves our FQDN
+    both ways."""
+    cfg = config.load(env)
+    _, membership = _membership(cfg)
+    me = membership.by_name().get(cfg.node_name)
+    if me is None or me.status.value != "alive":
+        out.write(f"unhealthy: serf does not list {cfg.node_name} as alive\n")
+        return 1
+    lookup = Lookup(cfg.dns_listen, timeout=2.0)
+    try:
+        forward = lookup.addresses(cfg.fqdn)
+        reverse = lookup.names(str(me.address))
+    except DNSError as exc:
+        out.write(f"unhealthy: dnsmasq at {cfg.dns_listen} does not answer ({exc})\n")
+        return 1
+    if forward != [str(me.address)] or reverse != [cfg.fqdn]:
+        out.write(f"unhealthy: {cfg.fqdn} -> {forward}, {me.address} -> {reverse}\n")
+        return 1
+    out.write(f"healthy: {cfg.fqdn} {me.address} ({len(membership.members)} members)\n")
+    return 0
