@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from cloudagent import __version__
-from cloudagent.commands import blueprint, emulator, node
+from cloudagent.commands import blueprint, cluster, emulator, node
 from cloudagent.errors import CloudagentError, ConfigError
 
 EXIT_FAILURE, EXIT_USAGE = 1, 2
@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     node.register(sub)
     blueprint.register(sub)
     emulator.register(sub)
+    cluster.register(sub)
     return parser
 
 

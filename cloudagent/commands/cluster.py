@@ -1,0 +1,108 @@
+"""``cloudagent cluster up|add|ls|down``: a local cluster of containers."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from cloudagent.config import Endpoint, resolv_conf_upstreams
+from cloudagent.files import read_text
+from cloudagent.launch import ClusterSpec, Launcher, describe
+
+
+def register(sub: Any) -> None:
+    cluster = sub.add_parser("cluster", help="a local cluster of cloudagent containers (Docker)")
+    csub = cluster.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
+    up = csub.add_parser("up", help="start N nodes; wait until every node resolves every other")
+    up.add_argument("--nodes", type=int, default=3)
+    add = csub.add_parser("add", help="add one node to a running cluster")
+    for p in (up, add):
+        p.add_argument("--image", default="cloudagent:latest")
+        p.add_argument("--domain", default="cluster.internal")
+        p.add_argument("--blueprint", help="blueprint for the server role (default by size)")
+        p.add_argument(
+            "--ambari",
+            choices=("emulator", "installed", "off"),
+            default="emulator",
+            help="emulator (default), the image's own Ambari, or none",
+        )
+        p.add_argument(
+            "--dns-upstream",
+            default="host",
+            help="'host' (this machine's resolvers), 'none', or ip[,ip...]",
+        )
+        p.add_argument(
+            "--task-seconds",
+            type=float,
+            default=1.0,
+            help="emulator: seconds per install/start stage",
+        )
+        p.add_argument("--timeout", type=float, default=120.0)
+    ls = csub.add_parser("ls", help="list the nodes of local clusters")
+    down = csub.add_parser("down", help="remove the containers and network that up/add made")
+    for p in (up, add, ls, down):
+        p.add_argument("--prefix", default="node", help="node names are PREFIX1, PREFIX2, ...")
+    up.set_defaults(handler=_up)
+    add.set_defaults(handler=_add)
+    ls.set_defaults(handler=_ls)
+    down.set_defaults(handler=_down)
+
+
+def _upstream(choice: str) -> str:
+    if choice != "host":
+        return choice
+    found = resolv_conf_upstreams(
+        read_text(Path("/etc/resolv.conf")) or "", Endpoint("127.0.0.1", 53)
+    )
+    return ",".join(str(e) for e in found) or "none"
+
+
+def _spec(args: argparse.Namespace, env: Mapping[str, str], nodes: int = 1) -> ClusterSpec:
+    passed = {
+        k: env[k] for k in ("DEFAULT_PASSWORD", "SERF_ENCRYPT_KEY", "CLUSTER_NAME") if env.get(k)
+    }
+    return ClusterSpec(
+        nodes=nodes,
+        image=args.image,
+        domain=args.domain,
+        prefix=args.prefix,
+        blueprint=args.blueprint,
+        ambari=args.ambari,
+        dns_upstream=_upstream(args.dns_upstream),
+        task_seconds=args.task_seconds,
+        env=passed,
+    )
+
+
+def _launcher(out: TextIO) -> Launcher:
+    def say(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    return Launcher(say=say)
+
+
+def _up(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    _launcher(out).up(_spec(args, env, args.nodes), timeout=args.timeout)
+    return 0
+
+
+def _add(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    _launcher(out).add(_spec(args, env), timeout=args.timeout)
+    return 0
+
+
+def _ls(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    rows = describe(_launcher(out).nodes(args.prefix))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+    return 0
+
+
+def _down(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    containers, networks = _launcher(out).down(args.prefix)
+    out.write(f"removed {containers} container(s) and {networks} network(s)\n")
+    return 0
