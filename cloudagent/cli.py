@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from cloudagent import __version__
-from cloudagent.commands import blueprint, cluster, emulator, node
+from cloudagent.commands import blueprint, cloudinit, cluster, emulator, node
 from cloudagent.errors import CloudagentError, ConfigError
 
 EXIT_FAILURE, EXIT_USAGE = 1, 2
@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     blueprint.register(sub)
     emulator.register(sub)
     cluster.register(sub)
+    cloudinit.register(sub)
     return parser
 
 

@@ -146,7 +146,8 @@ def _ip_endpoint(text: str, default_port: int | None) -> Endpoint:
     return endpoint
 
 
-def _encrypt_key(text: str) -> Secret:
+def encrypt_key(text: str) -> Secret:
+    """A validated Serf gossip key (base64 of 16, 24 or 32 bytes)."""
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -282,7 +283,7 @@ def load(
         domain=domain,
         join=join,
         advertise=advertise,
-        encrypt_key=c.secret("SERF_ENCRYPT_KEY", _encrypt_key),
+        encrypt_key=c.secret("SERF_ENCRYPT_KEY", encrypt_key),
         rpc_auth=c.secret("SERF_RPC_AUTH"),
         serf_bind=serf_bind,
         serf_rpc=serf_rpc,

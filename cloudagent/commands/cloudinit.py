@@ -1,0 +1,83 @@
+"""``cloudagent cloudinit render``: user-data for a cloud VM."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from cloudagent.cloudinit import UserData, render
+from cloudagent.config import encrypt_key
+from cloudagent.errors import CloudagentError
+from cloudagent.secret import Secret, read_secret_file
+
+
+def register(sub: Any) -> None:
+    ci = sub.add_parser("cloudinit", help="cloud-init user-data for cloud VMs")
+    csub = ci.add_subparsers(dest="cloudinit_command", metavar="ACTION", required=True)
+    r = csub.add_parser(
+        "render",
+        help="print #cloud-config user-data that installs Docker and starts the container",
+        description="Secrets come from the environment, never the command line: "
+        "SERF_ENCRYPT_KEY(_FILE) for gossip encryption, DEFAULT_PASSWORD(_FILE) for the "
+        "cluster's default_password, AMBARI_PASSWORD(_FILE). They land in a 0600 file on the VM.",
+    )
+    r.add_argument("--role", required=True, choices=("server", "agent"))
+    r.add_argument("--join-ip", help="the address every node joins (the server's); agents need it")
+    r.add_argument(
+        "--image", default="cloudagent:latest", help="the image to run (pullable on the VM)"
+    )
+    r.add_argument(
+        "--advertise-ip",
+        default="auto",
+        help="auto (the VM's first address), none (serf decides) or an IP",
+    )
+    r.add_argument("--domain", default="cluster.internal")
+    r.add_argument("--network", default="host", help="docker network (default: host networking)")
+    r.add_argument("--expected-hosts", type=int, default=1, help="server: EXPECTED_HOST_COUNT")
+    r.add_argument("--blueprint", help="server: a shipped blueprint's name")
+    r.add_argument("--cluster", help="server: CLUSTER_NAME")
+    r.add_argument("--ambari", choices=("installed", "emulator", "off"), default="installed")
+    r.set_defaults(handler=_render)
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    if env.get(f"{name}_FILE"):
+        try:
+            return read_secret_file(Path(env[f"{name}_FILE"]))
+        except OSError as exc:
+            raise CloudagentError(f"{name}_FILE: {exc}") from exc
+    return env.get(name) or None
+
+
+def _render(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    secrets: dict[str, Secret] = {}
+    key = _secret(env, "SERF_ENCRYPT_KEY")
+    if key is not None:
+        try:
+            secrets["SERF_ENCRYPT_KEY"] = encrypt_key(key)
+        except ValueError as exc:
+            raise CloudagentError(f"SERF_ENCRYPT_KEY: {exc}") from None
+    for name in ("DEFAULT_PASSWORD", "AMBARI_PASSWORD"):
+        value = _secret(env, name)
+        if value is not None:
+            secrets[name] = Secret(value)
+    out.write(
+        render(
+            UserData(
+                role=args.role,
+                join_ip=args.join_ip,
+                image=args.image,
+                advertise=args.advertise_ip,
+                domain=args.domain,
+                network=args.network,
+                expected_hosts=args.expected_hosts,
+                blueprint=args.blueprint,
+                cluster=args.cluster,
+                ambari=args.ambari,
+                secrets=secrets,
+            )
+        )
+    )
+    return 0
