@@ -11,30 +11,31 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cloudagent.ambari.runner import AmbariRole
-from cloudagent.ambari.settings import AmbariSettings
 from cloudagent.backoff import Backoff
 from cloudagent.config import Config, resolv_conf_upstreams
 from cloudagent.dns.dnsmasq import Dnsmasq
 from cloudagent.dns.render import render_dnsmasq_conf, served_entries
 from cloudagent.files import ManagedFile, read_text, write_atomic
+from cloudagent.pacing import Pacer
 from cloudagent.reconcile import Reconciler
 from cloudagent.serf.process import MEMBER_CHANGE, log_serf_line, serf_argv, serf_config
 from cloudagent.serf.rpc import SerfError, SerfRPC, SerfRPCError
 from cloudagent.state import StatePaths, load_failures, prepare_state_dir
 from cloudagent.supervise import Child
 
+if TYPE_CHECKING:
+    from cloudagent.ambari.runner import AmbariRole
+    from cloudagent.ambari.settings import AmbariSettings
+
 log = logging.getLogger(__name__)
 
 RESYNC = 10.0  # full re-read of the membership even when nothing woke us
-MIN_INTERVAL = 0.2  # at most one cycle per this many seconds under a burst of changes
 LEAVE_TIMEOUT = 15.0
 # A serf that has just (re)started knows only itself until it rejoins. Replacing a hosts file
 # that served other members with that view would blank DNS for the rejoin time; keep the last
@@ -53,14 +54,14 @@ class Agent:
         config: Config,
         *,
         resolv_conf: Path = Path("/etc/resolv.conf"),
-        min_interval: float = MIN_INTERVAL,
+        pacer: Pacer | None = None,
         resync: float = RESYNC,
         ambari: AmbariSettings | None = None,
     ) -> None:
         self.config = config
         self.paths = StatePaths(config.state_dir)
         self.resolv_conf = config.resolv_conf or resolv_conf
-        self.min_interval = min_interval
+        self.pacer = pacer or Pacer()
         self.resync = resync
         self.tags: dict[str, str] = {"role": config.role}
         self.rpc: SerfRPC | None = None
@@ -79,11 +80,11 @@ class Agent:
             self.paths.hosts,
             pid_file=self.paths.root / "dnsmasq.pid",
         )
-        self.ambari = (
-            AmbariRole(config, ambari, config.state_dir, self.publish)
-            if ambari is not None and ambari.enabled
-            else None
-        )
+        self.ambari: AmbariRole | None = None
+        if ambari is not None and ambari.enabled:
+            from cloudagent.ambari.runner import AmbariRole  # noqa: PLC0415 - only when Ambari is on
+
+            self.ambari = AmbariRole(config, ambari, config.state_dir, self.publish)
         self.serf = Child(
             "serf",
             serf_argv(config, self.paths.serf_config),
@@ -314,26 +315,29 @@ class Agent:
             await asyncio.wait_for(self._wake.wait(), max(0.0, timeout))
 
     async def _reconcile_loop(self) -> None:
-        last = -math.inf
         deadline: float | None = None
         while not self._stop.is_set():
             timeout = self.resync
             if deadline is not None:
                 timeout = min(timeout, deadline - time.time())
             await self._wait_wake(timeout)
-            # Leading edge: an idle agent acts at once; a burst is batched per min_interval.
-            await self._sleep(last + self.min_interval - time.monotonic())
+            # Leading edge: an idle agent acts at once; a burst of changes is batched.
+            await self._sleep(self.pacer.wait())
             self._wake.clear()
             rpc = self.rpc
             if rpc is None or self._stop.is_set():
                 continue
-            last = time.monotonic()
+            self.pacer.take()
             try:
                 raw = await rpc.members()
             except SerfError as exc:
                 log.debug("members failed: %s", exc)
+                self.pacer.give_back()
                 continue
+            writes = self.writes
             deadline = self.cycle(raw)
+            if self.writes == writes:
+                self.pacer.give_back()
 
     def _settling(self, raw: list[dict[str, Any]]) -> bool:
         alone = all(m.get("Name") == self.config.node_name for m in raw)

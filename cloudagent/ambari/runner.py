@@ -8,15 +8,17 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cloudagent.ambari.agentconf import DEFAULT_INI, set_server_hostname
-from cloudagent.ambari.client import AmbariClient
-from cloudagent.ambari.provision import Provisioner, ProvisionStatus
 from cloudagent.ambari.settings import AmbariSettings
 from cloudagent.config import Config
 from cloudagent.files import read_text, write_atomic
 from cloudagent.members import Membership, Status
 from cloudagent.supervise import Child
+
+if TYPE_CHECKING:
+    from cloudagent.ambari.provision import Provisioner, ProvisionStatus
 
 log = logging.getLogger(__name__)
 PublishTags = Callable[[dict[str, str]], Awaitable[None]]
@@ -53,19 +55,18 @@ class AmbariRole:
         self.agent: Child | None = None
         self.agent_task: asyncio.Task[None] | None = None
         self.pointed_at: str | None = None
-        self.provisioner = (
-            Provisioner(
-                AmbariClient(
-                    settings.url, user=settings.user, password=settings.password, retries=1
-                ),
-                settings,
-                config.domain,
-                config.fqdn,
-                state_dir / "provision.json",
+        self.provisioner: Provisioner | None = None
+        if config.role == "server":
+            # Only the server provisions; agents never load the REST client (requests).
+            from cloudagent.ambari.client import AmbariClient  # noqa: PLC0415
+            from cloudagent.ambari.provision import Provisioner  # noqa: PLC0415
+
+            client = AmbariClient(
+                settings.url, user=settings.user, password=settings.password, retries=1
             )
-            if config.role == "server"
-            else None
-        )
+            self.provisioner = Provisioner(
+                client, settings, config.domain, config.fqdn, state_dir / "provision.json"
+            )
         self.status: ProvisionStatus | None = None
 
     def update(self, membership: Membership) -> None:

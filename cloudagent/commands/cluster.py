@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from cloudagent.config import Endpoint, resolv_conf_upstreams
 from cloudagent.files import read_text
-from cloudagent.launch import ClusterSpec, Launcher, describe
+
+if TYPE_CHECKING:
+    from cloudagent.launch import ClusterSpec, Launcher
+
+# The docker SDK is imported by the handlers only: `cloudagent run` must stay light.
 
 
 def register(sub: Any) -> None:
@@ -60,6 +64,8 @@ def _upstream(choice: str) -> str:
 
 
 def _spec(args: argparse.Namespace, env: Mapping[str, str], nodes: int = 1) -> ClusterSpec:
+    from cloudagent.launch import ClusterSpec  # noqa: PLC0415 - see the note at the top
+
     passed = {
         k: env[k] for k in ("DEFAULT_PASSWORD", "SERF_ENCRYPT_KEY", "CLUSTER_NAME") if env.get(k)
     }
@@ -77,6 +83,8 @@ def _spec(args: argparse.Namespace, env: Mapping[str, str], nodes: int = 1) -> C
 
 
 def _launcher(out: TextIO) -> Launcher:
+    from cloudagent.launch import Launcher  # noqa: PLC0415 - see the note at the top
+
     def say(line: str) -> None:
         out.write(line + "\n")
         out.flush()
@@ -95,6 +103,8 @@ def _add(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
 
 
 def _ls(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    from cloudagent.launch import describe  # noqa: PLC0415 - see the note at the top
+
     rows = describe(_launcher(out).nodes(args.prefix))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:

@@ -13,9 +13,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cloudagent.config import Endpoint, parse_endpoint
-from cloudagent.emulator.agent import Identity, run_agent
-from cloudagent.emulator.model import Ambari
-from cloudagent.emulator.server import EmulatorServer
 from cloudagent.errors import CloudagentError
 from cloudagent.secret import read_secret_file
 
@@ -108,6 +105,10 @@ def _password(env: Mapping[str, str]) -> str:
 
 
 def _server(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    # Imported here, not at the top: `cloudagent run` must not load the emulator.
+    from cloudagent.emulator.model import Ambari  # noqa: PLC0415
+    from cloudagent.emulator.server import EmulatorServer  # noqa: PLC0415
+
     _logging(args)
     ambari = Ambari(
         version=args.version,
@@ -138,6 +139,8 @@ def _server(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
 
 
 def _agent(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    from cloudagent.emulator.agent import Identity, run_agent  # noqa: PLC0415 - as above
+
     _logging(args)
     if args.hostname_from_ptr and not args.resolver:
         raise CloudagentError("--hostname-from-ptr needs --resolver")

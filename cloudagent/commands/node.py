@@ -13,7 +13,6 @@ from typing import Any, TextIO
 
 from cloudagent import config
 from cloudagent.ambari.settings import AmbariSettings, load_ambari
-from cloudagent.dns.query import DNSError, Lookup
 from cloudagent.errors import ConfigError
 from cloudagent.members import Membership, parse_members
 from cloudagent.reconcile import Reconciler
@@ -201,6 +200,8 @@ def _health(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
     if me is None or me.status.value != "alive":
         out.write(f"unhealthy: serf does not list {cfg.node_name} as alive\n")
         return 1
+    from cloudagent.dns.query import DNSError, Lookup  # noqa: PLC0415 - `run` needs no dnspython
+
     lookup = Lookup(cfg.dns_listen, timeout=2.0)
     try:
         forward = lookup.addresses(cfg.fqdn)

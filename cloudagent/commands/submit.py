@@ -9,14 +9,11 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from cloudagent import config
-from cloudagent.ambari.client import AmbariClient, AmbariError
 from cloudagent.ambari.layout import Candidate, assign_hosts
-from cloudagent.ambari.provision import cluster_template, register_blueprint
 from cloudagent.ambari.settings import AmbariSettings, load_ambari, load_blueprint
 from cloudagent.ambari.validate import check_blueprint
 from cloudagent.errors import CloudagentError
 from cloudagent.members import Status, parse_members
-from cloudagent.serf.rpc import SerfRPC
 
 EXIT_OK, EXIT_FAILED = 0, 1
 BAR = 30
@@ -71,6 +68,8 @@ def parse_map(entries: list[str]) -> dict[str, str]:
 
 
 async def _serf_candidates(env: Mapping[str, str]) -> list[Candidate]:
+    from cloudagent.serf.rpc import SerfRPC  # noqa: PLC0415 - keeps `cloudagent run` light
+
     cfg = config.load(env)
     rpc = await SerfRPC.connect(cfg.serf_rpc, cfg.rpc_auth, timeout=5.0)
     try:
@@ -110,7 +109,7 @@ def _progress_line(status: str, progress: float) -> str:
     return f"[{'#' * filled}{'.' * (BAR - filled)}] {progress:5.1f}% {status}"
 
 
-def follow(client: AmbariClient, cluster: str, request: int, out: TextIO, poll: float) -> int:
+def follow(client: Any, cluster: str, request: int, out: TextIO, poll: float) -> int:
     """Show the request's progress until it ends; the exit status tells how it ended."""
     tty = out.isatty()
     last = ""
@@ -133,6 +132,10 @@ def follow(client: AmbariClient, cluster: str, request: int, out: TextIO, poll: 
 
 
 def _submit(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    # requests is imported here, not at the top: `cloudagent run` must stay light.
+    from cloudagent.ambari.client import AmbariClient, AmbariError  # noqa: PLC0415
+    from cloudagent.ambari.provision import cluster_template, register_blueprint  # noqa: PLC0415
+
     settings: AmbariSettings = load_ambari({**env, "BLUEPRINT": args.file})
     name, doc = load_blueprint(args.file)
     verdict = check_blueprint(doc, url_name=name, ambari=settings.ambari_version)
