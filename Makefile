@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 APT_PACKAGES := serf dnsmasq-base dnsutils docker.io debootstrap cloud-init
 
-.PHONY: demo test lint typecheck unit integration e2e image dockerd sysdeps venv clean
+.PHONY: bench demo test lint typecheck unit integration e2e image dockerd sysdeps venv clean
 
 sysdeps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -44,8 +44,8 @@ demo: sysdeps venv
 	$(BIN)/python -m cloudagent.demo
 
 lint: venv
-	$(BIN)/ruff check cloudagent tests
-	$(BIN)/ruff format --check cloudagent tests
+	$(BIN)/ruff check cloudagent tests bench
+	$(BIN)/ruff format --check cloudagent tests bench
 
 typecheck: venv
 	$(BIN)/mypy
@@ -61,6 +61,11 @@ e2e: dockerd venv
 
 test: sysdeps dockerd venv lint typecheck
 	$(BIN)/pytest -q
+
+# Benchmarks are not tests: `make test` never runs them. BENCH_ARGS="--sizes 10 --trials 2".
+bench: sysdeps venv
+	$(BIN)/pip install -q '.[bench]'
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ Nothing binds outside 127.0.0.0/8 and dnsmasq has no upstream, so no query leave
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -99,6 +100,21 @@ class LocalNode:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+    def reap_leftovers(self) -> None:
+        """Kill this node's serf or dnsmasq if still running though its agent is gone."""
+        if self.running:
+            return
+        for program in REQUIRED_PROGRAMS:
+            pid_file = self.state_dir / f"{program}.pid"
+            try:
+                pid = int(pid_file.read_text())
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except (OSError, ValueError):
+                continue
+            if str(self.state_dir).encode() in cmdline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def child_pid(self, program: str) -> int | None:
         """The pid of the agent's child running ``program`` (serf or dnsmasq)."""
@@ -244,12 +260,16 @@ class LocalCluster:
         return [n for n in self.nodes if n.running]
 
     def stop(self) -> None:
-        """Stop every node gracefully (killing what does not stop)."""
+        """Stop every node gracefully (killing what does not stop), then any serf or dnsmasq
+        a killed agent left behind (dnsmasq drops privileges, which clears its parent-death
+        signal)."""
         for node in self.nodes:
             if node.running and node.process is not None:
                 node.process.send_signal(signal.SIGTERM)
         for node in self.nodes:
             node.stop()
+        for node in self.nodes:
+            node.reap_leftovers()
 
     def resolves_everywhere(self, target: LocalNode, observers: Iterable[LocalNode]) -> bool:
         """True when every observer answers A and PTR for ``target`` correctly."""

@@ -156,6 +156,15 @@ class SerfRPC:
         body = await self._call("members")
         return list(body.get("Members") or [])
 
+    async def members_filtered(
+        self, name: str = "", status: str = "", tags: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Members whose name, status and tags match these regexes (anchored by Serf)."""
+        body = await self._call(
+            "members-filtered", {"Tags": dict(tags or {}), "Status": status, "Name": name}
+        )
+        return list(body.get("Members") or [])
+
     async def join(self, addresses: Sequence[str], replay: bool = False) -> int:
         """Join the cluster through any of ``addresses``; returns how many were contacted."""
         body = await self._call(

@@ -1,0 +1,290 @@
+"""Statistics, the results file, docs/benchmarks.md and its plot."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {
+    "join_p50_over_floor_ms": 30,
+    "join_p99_over_floor_ms": 100,
+    "join_speedup_p50": 3,
+    "leave_p50_over_floor_ms": 30,
+    "leave_p99_over_floor_ms": 100,
+    "leave_speedup_p50": 3,
+    "storm_after_floor_s": 2.0,
+    "storm_renders_per_node": 10,
+    "render_reload_10k_ms": 30,
+    "agent_rss_mb": 35,
+    "agent_idle_cpu_percent": 0.3,
+}
+
+
+def pct(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (nearest rank).
+
+    >>> pct([1, 2, 3, 4], 50), pct([1, 2, 3, 4], 99), pct([], 50)
+    (2, 4, None)
+    """
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def stats(values: Sequence[float]) -> dict[str, float | None]:
+    return {
+        "n": len(values),
+        "p50": pct(values, 50),
+        "p95": pct(values, 95),
+        "p99": pct(values, 99),
+        "max": max(values) if values else None,
+    }
+
+
+def summarise_trials(trials: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    def flat(key: str) -> list[float]:
+        return [v for t in trials for v in t[key]]
+
+    return {
+        "floor": stats(flat("floor")),
+        "dns": stats(flat("dns")),
+        "over_floor": stats(flat("delta")),
+        "missing": sum(t["missing"] for t in trials),
+        "missed": sorted({m for t in trials for m in t.get("missed", [])}),
+    }
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{1000 * value:.0f}"
+
+
+def _s(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def verdicts(result: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """(target, limit, measured, met) at the largest N."""
+    rows: list[tuple[str, str, str, bool | None]] = []
+    sizes = sorted(result["sizes"], key=int)
+    if not sizes:
+        return rows
+    big = result["sizes"][sizes[-1]]
+    ca, base = big.get("cloudagent", {}), big.get("baseline", {})
+    for scenario in ("join", "leave"):
+        over = ca.get(scenario, {}).get("over_floor", {})
+        for q, key in (
+            ("p50", f"{scenario}_p50_over_floor_ms"),
+            ("p99", f"{scenario}_p99_over_floor_ms"),
+        ):
+            value = over.get(q)
+            rows.append(
+                (
+                    f"{scenario} {q} − floor (N={sizes[-1]})",
+                    f"≤ {TARGETS[key]} ms",
+                    _ms(value),
+                    None if value is None else 1000 * value <= TARGETS[key],
+                )
+            )
+        a, b = (
+            ca.get(scenario, {}).get("dns", {}).get("p50"),
+            base.get(scenario, {}).get("dns", {}).get("p50"),
+        )
+        ratio = None if not a or not b else b / a
+        rows.append(
+            (
+                f"{scenario} p50 baseline ÷ cloudagent",
+                f"≥ {TARGETS[f'{scenario}_speedup_p50']}×",
+                "–" if ratio is None else f"{ratio:.1f}×",
+                None if ratio is None else ratio >= 3,
+            )
+        )
+    storm = ca.get("storm", {})
+    after = storm.get("after_floor")
+    rows.append(
+        (
+            "storm: resolvable everywhere after floor",
+            "≤ 2 s",
+            _s(after),
+            None if after is None else after <= 2.0,
+        )
+    )
+    writes = storm.get("writes_per_node") or []
+    worst = max(writes) if writes else None
+    rows.append(
+        (
+            "storm: renders per node (max)",
+            "≤ 10",
+            "–" if worst is None else str(worst),
+            None if worst is None else worst <= 10,
+        )
+    )
+    render = result.get("render_reload", {}).get("10000", {}).get("total_ms", [])
+    median = pct(render, 50)
+    rows.append(
+        (
+            "render + reload, 10k members (p50)",
+            "≤ 30 ms",
+            "–" if median is None else f"{median:.1f}",
+            None if median is None else median <= 30,
+        )
+    )
+    steady = ca.get("steady", {}).get("cloudagent", {})
+    rss, cpu = max(steady.get("rss_mb") or [0]), pct(steady.get("cpu_percent") or [], 50)
+    rows.append(("agent RSS (max)", "≤ 35 MB", f"{rss:.1f}", rss <= 35 if rss else None))
+    rows.append(
+        (
+            "agent idle CPU (p50)",
+            "≤ 0.3 %",
+            "–" if cpu is None else f"{cpu:.2f}",
+            None if cpu is None else cpu <= 0.3,
+        )
+    )
+    return rows
+
+
+def plot(result: dict[str, Any], target: Path) -> None:
+    import matplotlib  # noqa: PLC0415 - a benchmark-only dependency
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    sizes = sorted(result["sizes"], key=int)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, scenario in zip(axes, ("join", "leave"), strict=True):
+        for label, system, key, style in (
+            ("Serf floor", "cloudagent", "floor", "k--"),
+            ("cloudagent", "cloudagent", "dns", "b-o"),
+            ("baseline (2014 design)", "baseline", "dns", "r-s"),
+        ):
+            xs, p50, p99 = [], [], []
+            for n in sizes:
+                s = result["sizes"][n].get(system, {}).get(scenario, {}).get(key, {})
+                if s.get("p50") is not None:
+                    xs.append(int(n))
+                    p50.append(s["p50"])
+                    p99.append(s["p99"])
+            if xs:
+                ax.plot(xs, p50, style, label=f"{label} p50")
+                ax.fill_between(xs, p50, p99, alpha=0.12, color=style[0])
+        ax.set_title(
+            f"{scenario} → {'resolvable' if scenario == 'join' else 'NXDOMAIN'} everywhere"
+        )
+        ax.set_xlabel("nodes (N)")
+        ax.set_ylabel("seconds after the change (p50; band to p99)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(target, dpi=110)
+
+
+def markdown(result: dict[str, Any], plot_name: str) -> str:
+    m = result["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (bench/run.py) from "
+        f"`bench/results/{result['file']}`. Machine: {m['cpu']}, {m['cores']} cores, "
+        f"{m['memory_gb']:.0f} GiB, {m['kernel']}; Python {m['python']}, serf {m['serf']}, "
+        f"{m['dnsmasq']}. All nodes on loopback addresses of this one machine.",
+        "",
+        "Floor = the moment an observer's local serf lists the change (`members`: alive for a "
+        "join, left for a graceful leave, failed for a crash); cloudagent and "
+        "baseline = the moment that observer's dnsmasq answers (A and PTR for a join, NXDOMAIN "
+        "for a leave or after a crash). Times are from the change (process start, SIGTERM, "
+        "SIGKILL). Baseline = the 2014 design: Serf event handler → rewrite dnsmasq config → "
+        "restart dnsmasq (bench/nodes.py).",
+        "",
+        f"![latency against N]({plot_name})",
+        "",
+        "## Targets (largest N)",
+        "",
+        "| target | limit | measured | met |",
+        "|---|---|---|---|",
+    ]
+    for name, limit, value, met in verdicts(result):
+        lines.append(
+            f"| {name} | {limit} | {value} | {'–' if met is None else ('yes' if met else '**no**')} |"
+        )
+    lines += [
+        "",
+        "## Join, leave, crash (seconds after the change)",
+        "",
+        "| N | scenario | system | floor p50 | p50 | p95 | p99 | max | − floor p50 | − floor p99 | not seen |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n in sorted(result["sizes"], key=int):
+        for scenario in ("join", "leave", "crash"):
+            for system in ("cloudagent", "baseline"):
+                s = result["sizes"][n].get(system, {}).get(scenario)
+                if not s:
+                    continue
+                d, f, o = s["dns"], s["floor"], s["over_floor"]
+                lines.append(
+                    f"| {n} | {scenario} | {system} | {_s(f['p50'])} | {_s(d['p50'])} | {_s(d['p95'])} | "
+                    f"{_s(d['p99'])} | {_s(d['max'])} | {_ms(o['p50'])} ms | {_ms(o['p99'])} ms | {s['missing']} |"
+                )
+    lines += [
+        "",
+        "Crash: the floor is *marked failed*; cloudagent keeps a failed member for "
+        f"`CLOUDAGENT_FAILED_GRACE` ({result['grace']:g} s here) before removing it, the "
+        "baseline removes it at the failed event (the original's behaviour).",
+        "",
+        "## Storm (N/2 nodes start at once)",
+        "",
+        "| N | system | new nodes | floor (all seen) | all resolvable | after floor | writes/node max | CPU s/agent p50 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for n in sorted(result["sizes"], key=int):
+        for system in ("cloudagent", "baseline"):
+            s = result["sizes"][n].get(system, {}).get("storm")
+            if not s:
+                continue
+            lines.append(
+                f"| {n} | {system} | {s['nodes']} | {_s(s['floor_all'])} | {_s(s['converged'])} | "
+                f"{_s(s['after_floor'])} | {max(s['writes_per_node'] or [0])} | {_s(pct(s['cpu_per_agent'], 50))} |"
+            )
+    lines += [
+        "",
+        "## Steady state (idle)",
+        "",
+        "| N | system | program | RSS MB p50 | RSS MB max | CPU % p50 | CPU % max |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n in sorted(result["sizes"], key=int):
+        for system in ("cloudagent", "baseline"):
+            for program, s in result["sizes"][n].get(system, {}).get("steady", {}).items():
+                lines.append(
+                    f"| {n} | {system} | {program} | {pct(s['rss_mb'], 50):.1f} | {max(s['rss_mb']):.1f} | "
+                    f"{pct(s['cpu_percent'], 50):.2f} | {max(s['cpu_percent']):.2f} |"
+                )
+    lines += [
+        "",
+        "## Render + reload without the network",
+        "",
+        "| members | render ms p50 | write + SIGHUP + answered ms p50 | total ms p50 | total ms max |",
+        "|---|---|---|---|---|",
+    ]
+    for size, s in result.get("render_reload", {}).items():
+        lines.append(
+            f"| {size} | {pct(s['render_ms'], 50):.1f} | {pct(s['write_reload_ms'], 50):.1f} | "
+            f"{pct(s['total_ms'], 50):.1f} | {max(s['total_ms']):.1f} |"
+        )
+    if result.get("notes"):
+        lines += ["", "## Notes", "", *result["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def write(result: dict[str, Any], results_dir: Path, docs: Path | None) -> Path:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path: Path = results_dir / str(result["file"])
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    if docs is not None:
+        plot_name = "benchmarks-latency.png"
+        plot(result, docs / plot_name)
+        (docs / "benchmarks.md").write_text(markdown(result, plot_name))
+    return path

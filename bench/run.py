@@ -1,0 +1,170 @@
+"""``make bench``: membership -> DNS latency and scale, cloudagent against the Serf floor and
+against the 2014 design, in one run. Writes bench/results/<date>-<host>.json and
+docs/benchmarks.md with its plot.
+
+    python -m bench.run --sizes 10,50,100 --trials 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import report, scenarios
+from bench.nodes import Baseline, Cloudagent, System
+from bench.probe import Sweeper
+from cloudagent.localcluster import require_programs
+
+
+def say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) / 1024 / 1024
+    serf = subprocess.run(
+        ["serf", "version"], capture_output=True, text=True, check=False
+    ).stdout.split("\n")[0]
+    dnsmasq = subprocess.run(
+        ["dnsmasq", "--version"], capture_output=True, text=True, check=False
+    ).stdout.split("  ")[0]
+    return {
+        "host": socket.gethostname(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": mem,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "serf": serf,
+        "dnsmasq": dnsmasq,
+    }
+
+
+def converge(system: System, count: int, timeout: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        nodes = scenarios.running(system)
+        if len(nodes) == count and all(system.served(n) == count for n in nodes):
+            return time.monotonic() - started
+        time.sleep(0.2)
+    served = sorted(system.served(n) for n in scenarios.running(system))
+    raise RuntimeError(
+        f"{system.label}: not converged on {count} members after {timeout:g}s ({served[:5]}...)"
+    )
+
+
+async def measure(
+    system: System, n: int, trials: int, crashes: int, steady_s: float
+) -> dict[str, Any]:
+    say(f"{system.label} N={n}: starting {n} nodes")
+    for i in range(1, n + 1):
+        system.start(i, join=None if i == 1 else 1)
+        await asyncio.sleep(0.02)
+    took = converge(system, n, 60 + 2 * n)
+    say(f"{system.label} N={n}: converged {took:.1f}s after the last start; idle {steady_s:g}s")
+    await asyncio.sleep(scenarios.QUIET)
+    out: dict[str, Any] = {"steady": scenarios.steady(system, steady_s)}
+    sweeper = Sweeper()
+    try:
+        say(f"{system.label} N={n}: {trials} joins")
+        joins = await scenarios.join(system, sweeper, n + 1, trials)
+        out["join"] = report.summarise_trials(joins)
+        say(f"{system.label} N={n}: {trials} graceful leaves")
+        out["leave"] = report.summarise_trials(
+            await scenarios.leave(system, sweeper, range(n + 1, n + 1 + trials))
+        )
+        say(f"{system.label} N={n}: {crashes} crashes (SIGKILL)")
+        out["crash"] = report.summarise_trials(
+            await scenarios.crash(system, sweeper, range(n, n - crashes, -1))
+        )
+        storm_n = max(1, n // 2)
+        say(f"{system.label} N={n}: storm of {storm_n} joins")
+        out["storm"] = await scenarios.storm(system, sweeper, n + trials + 1, storm_n)
+    finally:
+        sweeper.close()
+        say(f"{system.label} N={n}: stopping")
+        system.stop_all()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    parser.add_argument(
+        "--sizes", default="10,50,100", help="comma-separated N (default 10,50,100)"
+    )
+    parser.add_argument("--trials", type=int, default=5, help="joins and leaves per N")
+    parser.add_argument("--crashes", type=int, default=2, help="SIGKILLs per N")
+    parser.add_argument("--grace", type=float, default=3.0, help="CLOUDAGENT_FAILED_GRACE (s)")
+    parser.add_argument("--steady", type=float, default=20.0, help="idle window (s)")
+    parser.add_argument("--render-sizes", default="1000,10000,50000")
+    parser.add_argument("--systems", default="cloudagent,baseline")
+    parser.add_argument("--results", type=Path, default=report.ROOT / "bench" / "results")
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        default=report.ROOT / "docs",
+        help="where benchmarks.md and the plot go ('-' for nowhere)",
+    )
+    args = parser.parse_args(argv)
+    require_programs()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if max(sizes) + max(sizes) // 2 + args.trials + 1 > 240:
+        parser.error("N too large for one /24 of loopback addresses (N + N/2 + trials <= 240)")
+    result: dict[str, Any] = {
+        "file": f"{datetime.date.today().isoformat()}-{socket.gethostname()}.json",
+        "machine": machine(),
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "grace": args.grace,
+        "sizes": {},
+        "notes": [],
+    }
+    base = Path(tempfile.mkdtemp(prefix="cloudagent-bench-"))
+    os.chmod(base, 0o755)  # noqa: S103 - dnsmasq (nobody) reads below it
+    try:
+        say("render + reload without the network")
+        result["render_reload"] = scenarios.render_reload(
+            base / "render", [int(s) for s in args.render_sizes.split(",") if s]
+        )
+        for index, n in enumerate(sizes):
+            per: dict[str, Any] = {}
+            for kind in args.systems.split(","):
+                cls = Cloudagent if kind == "cloudagent" else Baseline
+                system = cls(
+                    base / f"{kind}{n}",
+                    f"127.{150 + index}.{1 if kind == 'cloudagent' else 2}",
+                    args.grace,
+                )
+                per[kind] = asyncio.run(measure(system, n, args.trials, args.crashes, args.steady))
+                time.sleep(2)
+            result["sizes"][str(n)] = per
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    path = report.write(result, args.results, None if str(args.docs) == "-" else args.docs)
+    say(f"results: {path}")
+    for name, limit, value, met in report.verdicts(result):
+        verdict = "" if met is None else ("ok" if met else "MISSED")
+        say(f"  {name}: {value} (target {limit}) {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,331 @@
+"""The measured scenarios: join, leave, crash, storm, steady state, render + reload."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.nodes import DNS_PORT, DOMAIN, Node, System
+from bench.probe import PTR, A, Floor, Sweeper, nxdomain, ptr_name, resolved_a, resolved_ptr
+from cloudagent.config import Endpoint
+from cloudagent.dns.render import render_dnsmasq_conf
+from cloudagent.files import ManagedFile
+from cloudagent.reconcile import Reconciler
+
+SWEEP_GAP = 0.002
+QUIET = 2.5  # let Serf's coalesced events (1-3 s) pass between trials
+
+
+def floor_sample(observers: Sequence[Node], count: int = 8) -> list[Node]:
+    step = max(1, len(observers) // count)
+    return list(observers[::step])[:count]
+
+
+async def _dns_times(
+    *,
+    sweeper: Sweeper,
+    observers: Sequence[Node],
+    target: Node,
+    t0: float,
+    timeout: float,
+    gone: bool,
+) -> dict[int, float]:
+    """Seconds after t0 at which each observer answers A and PTR for ``target`` (or, with
+    ``gone``, NXDOMAIN for its name)."""
+    done: dict[int, float] = {}
+    reverse = ptr_name(target.address)
+    while len(done) < len(observers) and time.monotonic() - t0 < timeout:
+        waiting = [o for o in observers if o.index not in done]
+        asks: list[tuple[Endpoint, str, int]] = []
+        for o in waiting:
+            asks.append((o.dns, target.name, A))
+            if not gone:
+                asks.append((o.dns, reverse, PTR))
+        answers = sweeper.sweep(asks)
+        now = time.monotonic() - t0
+        step = 1 if gone else 2
+        for i, o in enumerate(waiting):
+            a = answers[i * step]
+            if gone:
+                ok = nxdomain(a)
+            else:
+                ok = resolved_a(a, target.address) and resolved_ptr(
+                    answers[i * step + 1], target.name
+                )
+            if ok:
+                done[o.index] = now
+        await asyncio.sleep(SWEEP_GAP)
+    return done
+
+
+async def _trial(
+    *,
+    system: System,
+    sweeper: Sweeper,
+    observers: Sequence[Node],
+    target: Node,
+    t0: float,
+    statuses: set[str],
+    gone: bool,
+    timeout: float,
+) -> dict[str, Any]:
+    sample = floor_sample(observers)
+    floor = Floor([o.rpc for o in sample])
+    await floor.open()
+    try:
+        floor_times, dns = await asyncio.gather(
+            floor.wait_status(target.name, statuses, t0, timeout),
+            _dns_times(
+                sweeper=sweeper,
+                observers=observers,
+                target=target,
+                t0=t0,
+                timeout=timeout,
+                gone=gone,
+            ),
+        )
+    finally:
+        await floor.close()
+    deltas = [
+        dns[o.index] - f
+        for o, f in zip(sample, floor_times, strict=True)
+        if f is not None and o.index in dns
+    ]
+    return {
+        "floor": [f for f in floor_times if f is not None],
+        "dns": list(dns.values()),
+        "delta": deltas,
+        "missing": len(observers) - len(dns),
+        "missed": [o.name for o in observers if o.index not in dns],
+    }
+
+
+def running(system: System, exclude: int | None = None) -> list[Node]:
+    return [n for n in system.nodes.values() if n.running and n.index != exclude]
+
+
+async def join(system: System, sweeper: Sweeper, first: int, trials: int) -> list[dict[str, Any]]:
+    results = []
+    for k in range(trials):
+        observers = running(system)
+        t0 = time.monotonic()
+        target = system.start(first + k, join=1)
+        results.append(
+            await _trial(
+                system=system,
+                sweeper=sweeper,
+                observers=observers,
+                target=target,
+                t0=t0,
+                statuses={"alive"},
+                gone=False,
+                timeout=30,
+            )
+        )
+        await asyncio.sleep(QUIET)
+    return results
+
+
+async def leave(system: System, sweeper: Sweeper, indices: Sequence[int]) -> list[dict[str, Any]]:
+    results = []
+    for index in indices:
+        target = system.nodes[index]
+        observers = running(system, exclude=index)
+        t0 = time.monotonic()
+        system.leave(target)
+        results.append(
+            await _trial(
+                system=system,
+                sweeper=sweeper,
+                observers=observers,
+                target=target,
+                t0=t0,
+                statuses={"left", "leaving", "absent"},
+                gone=True,
+                timeout=30,
+            )
+        )
+        await asyncio.sleep(QUIET)
+    return results
+
+
+async def crash(system: System, sweeper: Sweeper, indices: Sequence[int]) -> list[dict[str, Any]]:
+    """SIGKILL: time to marked failed (floor) and to removal from DNS (after the grace)."""
+    results = []
+    for index in indices:
+        target = system.nodes[index]
+        observers = running(system, exclude=index)
+        t0 = time.monotonic()
+        system.crash(target)
+        trial = await _trial(
+            system=system,
+            sweeper=sweeper,
+            observers=observers,
+            target=target,
+            t0=t0,
+            statuses={"failed", "absent"},
+            gone=True,
+            timeout=60 + system.grace,
+        )
+        results.append(trial)
+        await asyncio.sleep(QUIET)
+    return results
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+async def storm(system: System, sweeper: Sweeper, first: int, count: int) -> dict[str, Any]:
+    """``count`` nodes start at once; until every node resolves every new name."""
+    observers = running(system)
+    before = {o.index: cpu_seconds(system.pids(o).get(system.agent_program, 0)) for o in observers}
+    wall0 = time.time()
+    t0 = time.monotonic()
+    new = [system.start(first + k, join=1) for k in range(count)]
+    sample = floor_sample(observers)
+    floor = Floor([o.rpc for o in sample])
+    await floor.open()
+    floor_task = asyncio.gather(*(floor.wait_status(n.name, {"alive"}, t0, 120) for n in new))
+    pending = {(o.index, n.index) for o in observers for n in new}
+    by_index = {n.index: n for n in [*observers, *new]}
+    converged = None
+    while pending and time.monotonic() - t0 < 120:
+        pairs = sorted(pending)
+        asks = [(by_index[o].dns, by_index[n].name, A) for o, n in pairs]
+        answers = sweeper.sweep(asks)
+        for (o, n), answer in zip(pairs, answers, strict=True):
+            if resolved_a(answer, by_index[n].address):
+                pending.discard((o, n))
+        if not pending:
+            converged = time.monotonic() - t0
+        await asyncio.sleep(0.01)
+    floors = await floor_task
+    await floor.close()
+    floor_all = max((t for per_node in floors for t in per_node if t is not None), default=None)
+    await asyncio.sleep(QUIET)
+    writes = [system.writes(o, wall0) for o in observers]
+    cpu = [
+        cpu_seconds(system.pids(o).get(system.agent_program, 0)) - before[o.index]
+        for o in observers
+    ]
+    return {
+        "nodes": count,
+        "floor_all": floor_all,
+        "converged": converged,
+        "after_floor": None if converged is None or floor_all is None else converged - floor_all,
+        "writes_per_node": writes,
+        "cpu_per_agent": cpu,
+        "unresolved_pairs": len(pending),
+    }
+
+
+def steady(system: System, seconds: float) -> dict[str, Any]:
+    """RSS and CPU % per program over an idle window."""
+    nodes = running(system)
+    pids = [system.pids(n) for n in nodes]
+    start = [{p: cpu_seconds(pid) for p, pid in ps.items()} for ps in pids]
+    time.sleep(seconds)
+    result: dict[str, dict[str, list[float]]] = {}
+    for ps, before in zip(pids, start, strict=True):
+        for program, pid in ps.items():
+            entry = result.setdefault(program, {"rss_mb": [], "cpu_percent": []})
+            entry["rss_mb"].append(rss_mb(pid))
+            entry["cpu_percent"].append(100 * (cpu_seconds(pid) - before[program]) / seconds)
+    return result
+
+
+def render_reload(base: Path, sizes: Sequence[int], trials: int = 5) -> dict[str, Any]:
+    """Render the hosts file for a K-member view, write it, SIGHUP dnsmasq, until a new name
+    answers; no Serf, no network beyond one loopback dnsmasq."""
+    base.mkdir(parents=True, exist_ok=True)
+    os.chmod(base, 0o755)  # noqa: S103 - dnsmasq (nobody) reads the hosts file
+    listen = Endpoint("127.0.200.1", DNS_PORT)
+    hosts = ManagedFile(base / "hosts")
+    hosts.write("")
+    conf = base / "dnsmasq.conf"
+    conf.write_text(
+        render_dnsmasq_conf(
+            listen=listen,
+            hosts_file=hosts.path,
+            domain=DOMAIN,
+            upstreams=[],
+            user="nobody" if os.geteuid() == 0 else None,
+        )
+    )
+    dnsmasq = subprocess.Popen(
+        ["dnsmasq", "--keep-in-foreground", f"--conf-file={conf}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    sweeper = Sweeper(timeout=2.0)
+    results: dict[str, Any] = {}
+    try:
+        time.sleep(0.3)
+        for size in sizes:
+            members = [
+                {
+                    "Name": f"h{i}",
+                    "Addr": bytes([10, (i >> 16) & 255, (i >> 8) & 255, i & 255]),
+                    "Port": 7946,
+                    "Status": "alive",
+                    "Tags": {},
+                }
+                for i in range(size)
+            ]
+            reconciler = Reconciler(DOMAIN, grace=60)
+            render_ms, reload_ms = [], []
+            for trial in range(trials):
+                new = size + trial
+                members[random.randrange(size)] = {  # noqa: S311 - not crypto
+                    "Name": f"new{new}",
+                    "Addr": bytes([10, 250, (new >> 8) & 255, new & 255]),
+                    "Port": 7946,
+                    "Status": "alive",
+                    "Tags": {},
+                }
+                t0 = time.perf_counter()
+                text = reconciler.step(members, now=time.time()).hosts_text
+                t1 = time.perf_counter()
+                hosts.write(text)
+                dnsmasq.send_signal(signal.SIGHUP)
+                address = f"10.250.{(new >> 8) & 255}.{new & 255}"
+                while not resolved_a(
+                    sweeper.sweep([(listen, f"new{new}.{DOMAIN}", A)])[0], address
+                ):
+                    if time.perf_counter() - t1 > 10:
+                        break
+                t2 = time.perf_counter()
+                render_ms.append(1000 * (t1 - t0))
+                reload_ms.append(1000 * (t2 - t1))
+            results[str(size)] = {
+                "render_ms": render_ms,
+                "write_reload_ms": reload_ms,
+                "total_ms": [a + b for a, b in zip(render_ms, reload_ms, strict=True)],
+            }
+    finally:
+        sweeper.close()
+        dnsmasq.terminate()
+        dnsmasq.wait(10)
+    return results
