@@ -147,7 +147,7 @@ async def leave(system: System, sweeper: Sweeper, indices: Sequence[int]) -> lis
                 observers=observers,
                 target=target,
                 t0=t0,
-                statuses={"left", "leaving", "absent"},
+                statuses={"left", "absent"},  # DESIGN: a leaving member is still served
                 gone=True,
                 timeout=30,
             )

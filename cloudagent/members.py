@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -137,7 +137,18 @@ class Membership:
 _RANK = {Status.ALIVE: 0, Status.LEAVING: 1, Status.FAILED: 2, Status.LEFT: 3, Status.NONE: 4}
 
 
-def parse_members(raw_members: Iterable[Mapping[str, object]]) -> Membership:
+def parse_one(raw: Mapping[str, object]) -> tuple[Member, list[str]] | str:
+    """One member and its tag problems, or the reason it is dropped."""
+    try:
+        return Member.from_rpc(raw)
+    except ValueError as exc:
+        return str(exc)
+
+
+def parse_members(
+    raw_members: Iterable[Mapping[str, object]],
+    parse: Callable[[Mapping[str, object]], tuple[Member, list[str]] | str] = parse_one,
+) -> Membership:
     """Turn Serf's ``members`` reply into a Membership; never raises for bad entries.
 
     Two members whose names differ only in case fold to one name: the one in the better state
@@ -146,12 +157,12 @@ def parse_members(raw_members: Iterable[Mapping[str, object]]) -> Membership:
     chosen: dict[str, Member] = {}
     problems: list[str] = []
     for raw in raw_members:
-        label = repr(raw.get("Name"))
-        try:
-            member, tag_problems = Member.from_rpc(raw)
-        except ValueError as exc:
-            problems.append(f"member {label} dropped: {exc}")
+        parsed = parse(raw)
+        if isinstance(parsed, str):
+            problems.append(f"member {raw.get('Name')!r} dropped: {parsed}")
             continue
+        member, tag_problems = parsed
+        label = repr(raw.get("Name"))
         problems.extend(f"member {label}: {p}" for p in tag_problems)
         previous = chosen.get(member.name)
         if previous is not None:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, Final
 
 from cloudagent.dns.render import render_hosts
 from cloudagent.dns.view import DnsView, build_view, next_expiry, track_failures
-from cloudagent.members import Membership, parse_members
+from cloudagent.members import Member, Membership, parse_members, parse_one
+
+MAX_CACHE: Final = 100_000
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,32 @@ class Reconciler:
         self.failed_since: dict[str, float] = dict(failed_since or {})
         self._reported: frozenset[str] = frozenset()
         self._last: tuple[DnsView, str] | None = None
+        self._parsed: dict[Any, tuple[Member, list[str]] | str] = {}
+
+    def _parse_cached(self, raw: Mapping[str, object]) -> tuple[Member, list[str]] | str:
+        """Member.from_rpc, remembered: most of a large membership is the same every cycle."""
+        tags = raw.get("Tags")
+        key = (
+            raw.get("Name"),
+            raw.get("Addr"),
+            raw.get("Port"),
+            raw.get("Status"),
+            tuple(tags.items()) if isinstance(tags, dict) else tags,
+        )
+        try:
+            return self._parsed[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value from the network: parse it, do not cache it
+            return parse_one(raw)
+        if len(self._parsed) > 4 * MAX_CACHE:
+            self._parsed.clear()
+        result = self._parsed[key] = parse_one(raw)
+        return result
 
     def step(self, raw_members: Iterable[Mapping[str, object]], now: float) -> Cycle:
         """Decide the hosts file for the membership Serf reports at wall-clock time ``now``."""
-        membership = parse_members(raw_members)
+        membership = parse_members(raw_members, self._parse_cached)
         failed_since = track_failures(membership.members, self.failed_since, now)
         failures_changed = failed_since != self.failed_since
         self.failed_since = failed_since

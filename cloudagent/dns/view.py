@@ -7,13 +7,12 @@ claiming the address of a failed one takes that address over. One PTR per addres
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cloudagent import hostnames
-from cloudagent.members import Member, Status
+from cloudagent.members import IPAddress, Member, Status
 
 SERVED = frozenset({Status.ALIVE, Status.LEAVING})
 
@@ -62,11 +61,6 @@ def next_expiry(failed_since: Mapping[str, float], grace: float, now: float) -> 
     return min(pending) if pending else None
 
 
-def _address_key(address: str) -> tuple[int, int]:
-    ip = ipaddress.ip_address(address)
-    return ip.version, int(ip)
-
-
 def build_view(
     members: Iterable[Member],
     failed_since: Mapping[str, float],
@@ -76,46 +70,48 @@ def build_view(
 ) -> DnsView:
     """The DNS view of a membership at time ``now`` (seconds, any monotonic origin)."""
     notes: list[str] = []
-    candidates: list[Member] = []
+    candidates: list[tuple[str, Member]] = []
     in_grace: list[str] = []
     for m in members:
+        fqdn = m.fqdn(domain)
         if m.status in SERVED:
-            candidates.append(m)
+            candidates.append((fqdn, m))
         elif m.status is Status.FAILED and now - failed_since.get(m.name, now) < grace:
-            candidates.append(m)
-            in_grace.append(m.fqdn(domain))
+            candidates.append((fqdn, m))
+            in_grace.append(fqdn)
 
     # One FQDN, one member: "a" and "a.<domain>" would otherwise both claim a.<domain>.
     by_fqdn: dict[str, Member] = {}
-    for m in sorted(candidates, key=lambda m: (m.status not in SERVED, m.name)):
-        fqdn = m.fqdn(domain)
+    for fqdn, m in sorted(candidates, key=lambda c: (c[1].status not in SERVED, c[1].name)):
         if fqdn in by_fqdn:
             notes.append(f"{m.name} not served: {fqdn} is already served for {by_fqdn[fqdn].name}")
             continue
         by_fqdn[fqdn] = m
 
-    by_address: defaultdict[str, list[tuple[str, Member]]] = defaultdict(list)
+    by_address: defaultdict[IPAddress, list[tuple[str, Member]]] = defaultdict(list)
     for fqdn, m in by_fqdn.items():
-        by_address[str(m.address)].append((fqdn, m))
+        by_address[m.address].append((fqdn, m))
 
     shorts = Counter(hostnames.short(fqdn) for fqdn in by_fqdn)
     entries: list[HostEntry] = []
-    for address in sorted(by_address, key=_address_key):
-        holders = sorted(by_address[address], key=lambda h: (h[1].status not in SERVED, h[0]))
-        if any(m.status in SERVED for _, m in holders):
-            for fqdn, m in holders:
-                if m.status not in SERVED:
-                    notes.append(f"{fqdn} (failed) lost {address} to a live member")
-                    in_grace.remove(fqdn)
-            holders = [h for h in holders if h[1].status in SERVED]
+    for address in sorted(by_address, key=lambda a: (a.version, int(a))):
+        holders = by_address[address]
         if len(holders) > 1:
-            claimants = ", ".join(f for f, _ in holders)
-            notes.append(f"{address} is claimed by {claimants}; PTR -> {holders[0][0]}")
+            holders = sorted(holders, key=lambda h: (h[1].status not in SERVED, h[0]))
+            if any(m.status in SERVED for _, m in holders):
+                for fqdn, m in holders:
+                    if m.status not in SERVED:
+                        notes.append(f"{fqdn} (failed) lost {address} to a live member")
+                        in_grace.remove(fqdn)
+                holders = [h for h in holders if h[1].status in SERVED]
+            if len(holders) > 1:
+                claimants = ", ".join(f for f, _ in holders)
+                notes.append(f"{address} is claimed by {claimants}; PTR -> {holders[0][0]}")
         names: list[str] = []
         for fqdn, _ in holders:
             names.append(fqdn)
             alias = hostnames.short(fqdn)
             if shorts[alias] == 1:
                 names.append(alias)
-        entries.append(HostEntry(address, tuple(names)))
+        entries.append(HostEntry(str(address), tuple(names)))
     return DnsView(tuple(entries), tuple(sorted(in_grace)), tuple(notes))
