@@ -276,6 +276,9 @@ def markdown(result: dict[str, Any], plot_name: str) -> str:
         )
     if result.get("notes"):
         lines += ["", "## Notes", "", *result["notes"]]
+    analysis = ROOT / "bench" / "analysis.md"
+    if analysis.exists():  # hand-written reading of the figures: misses, causes, proposals
+        lines += ["", analysis.read_text().rstrip()]
     return "\n".join(lines) + "\n"
 
 

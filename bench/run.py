@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import json
 import os
 import platform
 import shutil
@@ -124,7 +125,18 @@ def main(argv: list[str] | None = None) -> int:
         default=report.ROOT / "docs",
         help="where benchmarks.md and the plot go ('-' for nowhere)",
     )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="RESULTS.json",
+        help="only regenerate the docs from a results file",
+    )
     args = parser.parse_args(argv)
+    if args.report:
+        saved: dict[str, Any] = json.loads(args.report.read_text())
+        report.write(saved, args.report.parent, args.docs)
+        say(f"docs regenerated from {args.report}")
+        return 0
     require_programs()
     sizes = [int(s) for s in args.sizes.split(",")]
     if max(sizes) + max(sizes) // 2 + args.trials + 1 > 240:
