@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
+
+from cloudagent.errors import CloudagentError
 
 MASK: Final = "********"
 
@@ -59,3 +62,14 @@ def read_secret_file(path: Path) -> str:
             f"run: chmod 600 {path}"
         )
     return path.read_text(encoding="utf-8").removesuffix("\n")
+
+
+def from_env(env: Mapping[str, str], name: str) -> str | None:
+    """The secret ``NAME``, or the contents of the file ``NAME_FILE`` (which must be 0600)."""
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            return read_secret_file(Path(path))
+        except OSError as exc:
+            raise CloudagentError(f"{name}_FILE: {exc}") from exc
+    return env.get(name) or None

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, TextIO
 
 from cloudagent.cloudinit import UserData, render
 from cloudagent.config import encrypt_key
 from cloudagent.errors import CloudagentError
-from cloudagent.secret import Secret, read_secret_file
+from cloudagent.secret import Secret, from_env
 
 
 def register(sub: Any) -> None:
@@ -42,25 +41,16 @@ def register(sub: Any) -> None:
     r.set_defaults(handler=_render)
 
 
-def _secret(env: Mapping[str, str], name: str) -> str | None:
-    if env.get(f"{name}_FILE"):
-        try:
-            return read_secret_file(Path(env[f"{name}_FILE"]))
-        except OSError as exc:
-            raise CloudagentError(f"{name}_FILE: {exc}") from exc
-    return env.get(name) or None
-
-
 def _render(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     secrets: dict[str, Secret] = {}
-    key = _secret(env, "SERF_ENCRYPT_KEY")
+    key = from_env(env, "SERF_ENCRYPT_KEY")
     if key is not None:
         try:
             secrets["SERF_ENCRYPT_KEY"] = encrypt_key(key)
         except ValueError as exc:
             raise CloudagentError(f"SERF_ENCRYPT_KEY: {exc}") from None
     for name in ("DEFAULT_PASSWORD", "AMBARI_PASSWORD"):
-        value = _secret(env, name)
+        value = from_env(env, name)
         if value is not None:
             secrets[name] = Secret(value)
     out.write(

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from cloudagent.config import Endpoint, parse_endpoint
 from cloudagent.errors import CloudagentError
-from cloudagent.secret import read_secret_file
+from cloudagent.secret import from_env
 
 DEFAULT_VERSION = "2.6.2.2"
 
@@ -96,12 +96,7 @@ def _logging(args: argparse.Namespace) -> None:
 
 
 def _password(env: Mapping[str, str]) -> str:
-    if env.get("AMBARI_PASSWORD_FILE"):
-        try:
-            return read_secret_file(Path(env["AMBARI_PASSWORD_FILE"]))
-        except OSError as exc:
-            raise CloudagentError(f"AMBARI_PASSWORD_FILE: {exc}") from exc
-    return env.get("AMBARI_PASSWORD") or "admin"
+    return from_env(env, "AMBARI_PASSWORD") or "admin"
 
 
 def _server(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
