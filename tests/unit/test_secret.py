@@ -14,5 +14,5 @@ def test_secret_from_value_file_or_nothing(tmp_path: Path) -> None:
     secret.chmod(0o600)
     assert from_env({"X": "v", "X_FILE": str(secret)}, "X") == "from-file"
     secret.chmod(0o644)
-    with pytest.raises(CloudagentError, match="X_FILE: .*chmod 600"):
+    with pytest.raises(CloudagentError, match=r"X_FILE: .*chmod 600"):
         from_env({"X_FILE": str(secret)}, "X")
