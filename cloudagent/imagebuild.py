@@ -70,12 +70,12 @@ def _deb822(text: str, codename: str) -> str | None:
 def debian_mirror(sources: Iterable[str], codename: str) -> str:
     """The mirror that serves ``codename main``, from apt source files (one-line or deb822).
 
-    >>> debian_mirror(["deb http://m.example.org/debian bookworm main\\n"], "bookworm")
-    'http://m.example.org/debian'
-    >>> text = ("Types: deb\\nURIs: http://m.example.org/debian\\n"
+    >>> debian_mirror(["deb http://example.org/debian bookworm main\\n"], "bookworm")
+    'http://example.org/debian'
+    >>> text = ("Types: deb\\nURIs: http://example.org/debian\\n"
     ...         "Suites: bookworm bookworm-updates\\nComponents: main\\n")
     >>> debian_mirror([text], "bookworm")
-    'http://m.example.org/debian'
+    'http://example.org/debian'
     """
     for text in sources:
         found = _one_line(text, codename) or _deb822(text, codename)
