@@ -29,7 +29,12 @@ def register(bsub: Any) -> None:
         "default_password: DEFAULT_PASSWORD or DEFAULT_PASSWORD_FILE.",
     )
     submit.add_argument("file", metavar="FILE", help="a blueprint file or a shipped name")
-    submit.add_argument("--ambari", required=True, metavar="URL", help="the Ambari API, e.g. http://AMBARI_HOST:8080")
+    submit.add_argument(
+        "--ambari",
+        required=True,
+        metavar="URL",
+        help="the Ambari API, e.g. http://AMBARI_HOST:8080",
+    )
     submit.add_argument("--cluster", help="cluster name (default: CLUSTER_NAME, else hadoop)")
     submit.add_argument(
         "--map",

@@ -33,7 +33,7 @@ class Canned:
 
 def client(session: Canned, retries: int = 2) -> AmbariClient:
     return AmbariClient(
-        "http://amb0:8080/",
+        "http://127.0.0.1:8080/",
         password=Secret("s3cret"),
         retries=retries,
         session=session,
@@ -46,7 +46,7 @@ def test_every_call_carries_auth_csrf_header_and_timeout() -> None:
     assert client(session).create_cluster("c1", {"blueprint": "b"}) == 7
     call = session.calls[0]
     assert call["method"] == "POST"
-    assert call["url"] == "http://amb0:8080/api/v1/clusters/c1"
+    assert call["url"] == "http://127.0.0.1:8080/api/v1/clusters/c1"
     assert call["auth"] == ("admin", "s3cret")
     assert call["headers"]["X-Requested-By"]
     assert call["timeout"] == 10.0
