@@ -13,7 +13,6 @@ import json
 import logging
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,7 @@ from cloudagent.files import ManagedFile, read_text, write_atomic
 from cloudagent.pacing import Pacer
 from cloudagent.reconcile import Reconciler
 from cloudagent.serf.process import MEMBER_CHANGE, log_serf_line, serf_argv, serf_config
-from cloudagent.serf.rpc import SerfError, SerfRPC, SerfRPCError
+from cloudagent.serf.rpc import SerfError, SerfRPC, SerfRPCError, Subscription
 from cloudagent.state import StatePaths, load_failures, prepare_state_dir
 from cloudagent.supervise import Child
 
@@ -243,19 +242,14 @@ class Agent:
             try:
                 if len(self.tags) > 1:  # a restarted serf only knows the tags of its config
                     await rpc.set_tags(self.tags)
-                monitor = await rpc.monitor("INFO")
+                # Early wake-ups come from serf's own log lines (_on_serf_line); the coalesced
+                # event stream is the second, later trigger.
                 events = await rpc.stream()
                 self.rpc = rpc
                 self._session_started = time.monotonic()
                 self.wake()
                 helpers = [
-                    asyncio.create_task(
-                        self._wake_on(
-                            monitor,
-                            lambda r: MEMBER_CHANGE.search(str(r.get("Log", ""))) is not None,
-                        )
-                    ),
-                    asyncio.create_task(self._wake_on(events, lambda r: True)),
+                    asyncio.create_task(self._wake_on(events)),
                     asyncio.create_task(self._ensure_joined(rpc)),
                 ]
                 await rpc.closed.wait()
@@ -269,11 +263,10 @@ class Agent:
                     helper.cancel()
                 await rpc.close()
 
-    async def _wake_on(self, subscription: Any, wanted: Callable[[dict[str, Any]], bool]) -> None:
+    async def _wake_on(self, subscription: Subscription) -> None:
         with contextlib.suppress(SerfError):
-            async for record in subscription:
-                if wanted(record):
-                    self.wake()
+            async for _ in subscription:
+                self.wake()
 
     async def _ensure_joined(self, rpc: SerfRPC) -> None:
         """Join SERF_JOIN_IP until this node sees another member, with backoff."""
