@@ -64,7 +64,6 @@ class Agent:
         self.resync = resync
         self.tags: dict[str, str] = {"role": config.role}
         self.rpc: SerfRPC | None = None
-        self.cycles = 0
         self.writes = 0
         self._session_started = time.monotonic()
         self._wake = asyncio.Event()
@@ -346,7 +345,6 @@ class Agent:
             log.debug("serf knows only this node yet; keeping the last hosts file")
             return time.time() + 1.0
         cycle = self.reconciler.step(raw, time.time())
-        self.cycles += 1
         for problem in cycle.new_problems:
             log.warning("%s", problem)
         if self.ambari is not None:

@@ -72,11 +72,9 @@ class Child:
         # False for launchers such as "ambari-server start" that exit 0 once the daemon runs.
         self.restart_on_success = restart_on_success
         self.process: asyncio.subprocess.Process | None = None
-        self.restarts = 0
         self._stopping = False
         self._stop_requested = asyncio.Event()
         self._exited = asyncio.Event()
-        self._running = asyncio.Event()
 
     @property
     def pid(self) -> int | None:
@@ -85,10 +83,6 @@ class Child:
 
     def _log_line(self, line: str) -> None:
         log.info("%s: %s", self.name, line)
-
-    async def wait_running(self) -> None:
-        """Wait until the program has been started at least once."""
-        await self._running.wait()
 
     async def reap_stale(self) -> None:
         """Stop a copy of this program left running by a previous agent that died.
@@ -127,7 +121,6 @@ class Child:
                 log.error("%s: cannot start %s: %s", self.name, self.argv[0], exc)
             else:
                 self._exited.clear()
-                self._running.set()
                 if self.pid_file is not None:
                     self.pid_file.write_text(f"{self.process.pid}\n")
                 if self.on_start:
@@ -144,7 +137,6 @@ class Child:
                 log.warning("%s exited with status %s; restarting", self.name, code)
             if time.monotonic() - started > STABLE_AFTER:
                 self.backoff.reset()
-            self.restarts += 1
             delay = self.backoff.next()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop_requested.wait(), delay)

@@ -164,7 +164,3 @@ def find_stack(name: str | None, version: str | None, ambari: str) -> Stack | No
         },
     )
 
-
-def known_stacks(ambari: str) -> list[str]:
-    """Stack ids an Ambari version defines."""
-    return sorted(_table(ambari_table(ambari))["stacks"])
