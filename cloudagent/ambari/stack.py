@@ -163,4 +163,3 @@ def find_stack(name: str | None, version: str | None, ambari: str) -> Stack | No
             s: tuple((t, p) for t, p in props) for s, props in raw["required_passwords"].items()
         },
     )
-
