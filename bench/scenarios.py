@@ -8,7 +8,7 @@ import random
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,6 @@ async def _dns_times(
 
 async def _trial(
     *,
-    system: System,
     sweeper: Sweeper,
     observers: Sequence[Node],
     target: Node,
@@ -119,7 +118,6 @@ async def join(system: System, sweeper: Sweeper, first: int, trials: int) -> lis
         target = system.start(first + k, join=1)
         results.append(
             await _trial(
-                system=system,
                 sweeper=sweeper,
                 observers=observers,
                 target=target,
@@ -133,50 +131,55 @@ async def join(system: System, sweeper: Sweeper, first: int, trials: int) -> lis
     return results
 
 
-async def leave(system: System, sweeper: Sweeper, indices: Sequence[int]) -> list[dict[str, Any]]:
+async def _departures(
+    system: System,
+    sweeper: Sweeper,
+    indices: Sequence[int],
+    *,
+    act: Callable[[Node], None],
+    statuses: set[str],
+    timeout: float,
+) -> list[dict[str, Any]]:
+    """Make each node go (``act``), then time Serf seeing it and DNS dropping it."""
     results = []
     for index in indices:
         target = system.nodes[index]
         observers = running(system, exclude=index)
         t0 = time.monotonic()
-        system.leave(target)
+        act(target)
         results.append(
             await _trial(
-                system=system,
                 sweeper=sweeper,
                 observers=observers,
                 target=target,
                 t0=t0,
-                statuses={"left", "absent"},  # DESIGN: a leaving member is still served
+                statuses=statuses,
                 gone=True,
-                timeout=30,
+                timeout=timeout,
             )
         )
         await asyncio.sleep(QUIET)
     return results
 
 
+async def leave(system: System, sweeper: Sweeper, indices: Sequence[int]) -> list[dict[str, Any]]:
+    """Graceful leave: NXDOMAIN everywhere. A *leaving* member is still served (DESIGN): the
+    floor is Serf saying *left*."""
+    return await _departures(
+        system, sweeper, indices, act=system.leave, statuses={"left", "absent"}, timeout=30
+    )
+
+
 async def crash(system: System, sweeper: Sweeper, indices: Sequence[int]) -> list[dict[str, Any]]:
     """SIGKILL: time to marked failed (floor) and to removal from DNS (after the grace)."""
-    results = []
-    for index in indices:
-        target = system.nodes[index]
-        observers = running(system, exclude=index)
-        t0 = time.monotonic()
-        system.crash(target)
-        trial = await _trial(
-            system=system,
-            sweeper=sweeper,
-            observers=observers,
-            target=target,
-            t0=t0,
-            statuses={"failed", "absent"},
-            gone=True,
-            timeout=60 + system.grace,
-        )
-        results.append(trial)
-        await asyncio.sleep(QUIET)
-    return results
+    return await _departures(
+        system,
+        sweeper,
+        indices,
+        act=system.crash,
+        statuses={"failed", "absent"},
+        timeout=60 + system.grace,
+    )
 
 
 def cpu_seconds(pid: int) -> float:
