@@ -38,10 +38,10 @@ dockerd: sysdeps
 
 # The image, from a local debootstrap base when no registry is reachable.
 image: dockerd venv
-	$(BIN)/python -m cloudagent.imagebuild
+	$(BIN)/python -m cloudagent.dev.imagebuild
 
 demo: sysdeps venv
-	$(BIN)/python -m cloudagent.demo
+	$(BIN)/python -m cloudagent.dev.demo
 
 lint: venv
 	$(BIN)/ruff check cloudagent tests bench

@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cloudagent.config import Endpoint
-from cloudagent.localcluster import LocalCluster
+from cloudagent.dev.localcluster import LocalCluster
+from cloudagent.endpoint import Endpoint
 
 DOMAIN = "cluster.internal"
 DNS_PORT = 5353

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from cloudagent.config import Endpoint
+from cloudagent.endpoint import Endpoint
 from cloudagent.serf.rpc import SerfError, SerfRPC
 
 A, PTR = 1, 12

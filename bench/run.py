@@ -25,7 +25,7 @@ from typing import Any
 from bench import report, scenarios
 from bench.nodes import Baseline, Cloudagent, System
 from bench.probe import Sweeper
-from cloudagent.localcluster import require_programs
+from cloudagent.dev.localcluster import require_programs
 
 
 def say(text: str) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 from bench.nodes import DNS_PORT, DOMAIN, Node, System
 from bench.probe import PTR, A, Floor, Sweeper, nxdomain, ptr_name, resolved_a, resolved_ptr
-from cloudagent.config import Endpoint
 from cloudagent.dns.render import render_dnsmasq_conf
+from cloudagent.endpoint import Endpoint
 from cloudagent.files import ManagedFile
 from cloudagent.reconcile import Reconciler
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Final, Literal, TypeVar
 
 from cloudagent import hostnames
+from cloudagent.endpoint import Endpoint
 from cloudagent.errors import ConfigError
 from cloudagent.secret import Secret, read_secret_file
 
@@ -23,25 +24,6 @@ SERF_PORT: Final = 7946
 _T = TypeVar("_T")
 DEFAULT_DOMAIN: Final = "cluster.internal"
 DEFAULT_GRACE: Final = 300.0
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A host (name or address) and a port."""
-
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-    @property
-    def is_loopback(self) -> bool:
-        """True when the host is an address in 127.0.0.0/8 or ::1."""
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return self.host == "localhost"
 
 
 @dataclass(frozen=True)

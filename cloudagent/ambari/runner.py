@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from cloudagent.ambari.agentconf import DEFAULT_INI, set_server_hostname
 from cloudagent.ambari.settings import AmbariSettings
 from cloudagent.config import Config
+from cloudagent.daemon.supervise import Child
 from cloudagent.files import read_text, write_atomic
 from cloudagent.members import Membership, Status
-from cloudagent.supervise import Child
 
 if TYPE_CHECKING:
     from cloudagent.ambari.provision import Provisioner, ProvisionStatus

@@ -6,10 +6,10 @@ import argparse
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from cloudagent.cloudinit import UserData, render
 from cloudagent.config import encrypt_key
 from cloudagent.errors import CloudagentError
 from cloudagent.secret import Secret, from_env
+from cloudagent.userdata import UserData, render
 
 
 def register(sub: Any) -> None:

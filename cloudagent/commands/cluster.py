@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from cloudagent.config import Endpoint, resolv_conf_upstreams
+from cloudagent.config import resolv_conf_upstreams
+from cloudagent.endpoint import Endpoint
 from cloudagent.files import read_text
 
 if TYPE_CHECKING:
-    from cloudagent.launch import ClusterSpec, Launcher
+    from cloudagent.dev.launch import ClusterSpec, Launcher
 
 # The docker SDK is imported by the handlers only: `cloudagent run` must stay light.
 
@@ -64,7 +65,7 @@ def _upstream(choice: str) -> str:
 
 
 def _spec(args: argparse.Namespace, env: Mapping[str, str], nodes: int = 1) -> ClusterSpec:
-    from cloudagent.launch import ClusterSpec  # noqa: PLC0415 - see the note at the top
+    from cloudagent.dev.launch import ClusterSpec  # noqa: PLC0415 - see the note at the top
 
     passed = {
         k: env[k] for k in ("DEFAULT_PASSWORD", "SERF_ENCRYPT_KEY", "CLUSTER_NAME") if env.get(k)
@@ -83,7 +84,7 @@ def _spec(args: argparse.Namespace, env: Mapping[str, str], nodes: int = 1) -> C
 
 
 def _launcher(out: TextIO) -> Launcher:
-    from cloudagent.launch import Launcher  # noqa: PLC0415 - see the note at the top
+    from cloudagent.dev.launch import Launcher  # noqa: PLC0415 - see the note at the top
 
     def say(line: str) -> None:
         out.write(line + "\n")
@@ -103,7 +104,7 @@ def _add(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
 
 
 def _ls(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from cloudagent.launch import describe  # noqa: PLC0415 - see the note at the top
+    from cloudagent.dev.launch import describe  # noqa: PLC0415 - see the note at the top
 
     rows = describe(_launcher(out).nodes(args.prefix))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from cloudagent.config import Endpoint, parse_endpoint
+from cloudagent.config import parse_endpoint
+from cloudagent.endpoint import Endpoint
 from cloudagent.errors import CloudagentError
 from cloudagent.secret import from_env
 

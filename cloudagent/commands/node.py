@@ -13,11 +13,11 @@ from typing import Any, TextIO
 
 from cloudagent import config
 from cloudagent.ambari.settings import AmbariSettings, load_ambari
+from cloudagent.daemon.state import StatePaths, load_failures
 from cloudagent.errors import ConfigError
 from cloudagent.members import Membership, parse_members
 from cloudagent.reconcile import Reconciler
 from cloudagent.serf.rpc import SerfRPC
-from cloudagent.state import StatePaths, load_failures
 
 EXIT_OK = 0
 
@@ -51,7 +51,7 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from cloudagent.agent import Agent  # noqa: PLC0415 - keeps the light commands fast
+    from cloudagent.daemon.agent import Agent  # noqa: PLC0415 - keeps the light commands fast
 
     cfg, ambari = load_all(env, role=args.role)
     logging.basicConfig(

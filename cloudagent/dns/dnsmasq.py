@@ -8,7 +8,7 @@ import re
 import signal
 from pathlib import Path
 
-from cloudagent.supervise import Child
+from cloudagent.daemon.supervise import Child
 
 log = logging.getLogger("cloudagent.dnsmasq")
 _READ = re.compile(r"read (?P<path>\S+) - (?P<count>\d+) (names|addresses)")

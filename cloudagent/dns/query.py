@@ -6,7 +6,7 @@ import dns.exception
 import dns.resolver
 import dns.reversename
 
-from cloudagent.config import Endpoint
+from cloudagent.endpoint import Endpoint
 
 
 class Lookup:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import jinja2
 
-from cloudagent.config import Endpoint
 from cloudagent.dns.view import DnsView
+from cloudagent.endpoint import Endpoint
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("cloudagent", "templates"),

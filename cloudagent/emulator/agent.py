@@ -23,8 +23,8 @@ from typing import Any
 
 from cloudagent.ambari.agentconf import read_settings
 from cloudagent.backoff import Backoff
-from cloudagent.config import Endpoint
 from cloudagent.dns.query import DNSError, Lookup
+from cloudagent.endpoint import Endpoint
 
 log = logging.getLogger(__name__)
 

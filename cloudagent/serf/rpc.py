@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import msgpack
 
-from cloudagent.config import Endpoint
+from cloudagent.endpoint import Endpoint
 from cloudagent.errors import CloudagentError
 from cloudagent.secret import Secret
 

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from cloudagent.imagebuild import build
-from cloudagent.launch import LABEL, Launcher
+from cloudagent.dev.imagebuild import build
+from cloudagent.dev.launch import LABEL, Launcher
 
-IMAGE = "cloudagent:e2e"
+# Parallel checkouts on one engine give each its own tag (CLOUDAGENT_TEST_IMAGE).
+IMAGE = os.environ.get("CLOUDAGENT_TEST_IMAGE") or "cloudagent:e2e"
 
 
 @pytest.fixture(scope="session")

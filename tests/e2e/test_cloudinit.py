@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from cloudagent.cli import main
-from cloudagent.launch import LABEL
-from cloudagent.localcluster import wait_for
+from cloudagent.dev.launch import LABEL
+from cloudagent.dev.localcluster import wait_for
 
 KEY = "cg8StVXbQJ0gPvMd9o7yrg=="
 

@@ -9,8 +9,8 @@ import time
 import docker
 
 from cloudagent.ambari.client import AmbariClient
-from cloudagent.launch import LABEL, ClusterSpec, Launcher, Node
-from cloudagent.localcluster import wait_for
+from cloudagent.dev.launch import LABEL, ClusterSpec, Launcher, Node
+from cloudagent.dev.localcluster import wait_for
 
 GRACE = 8.0
 

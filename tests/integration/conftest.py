@@ -12,15 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from cloudagent.localcluster import LocalCluster, require_programs
+from cloudagent.dev.localcluster import LocalCluster, require_programs
 
 _subnets = itertools.count(1)
 MakeCluster = Callable[..., LocalCluster]
 
 
 def unique_subnet() -> str:
-    """127.<a>.<b>: a per test run, b per cluster, so tests never share an address."""
-    return f"127.{100 + os.getpid() % 100}.{next(_subnets)}"
+    """127.<a>.<b>: a per test run, b per cluster, so tests never share an address.
+
+    CLOUDAGENT_TEST_NET fixes <a> (0-255) when several checkouts test on one machine at once.
+    """
+    net = os.environ.get("CLOUDAGENT_TEST_NET") or str(100 + os.getpid() % 100)
+    return f"127.{net}.{next(_subnets)}"
 
 
 @pytest.fixture

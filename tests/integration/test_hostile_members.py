@@ -7,8 +7,8 @@ import subprocess
 from collections.abc import Callable
 from functools import partial
 
+from cloudagent.dev.localcluster import LocalCluster, LocalNode, wait_for
 from cloudagent.dns.query import DNSError
-from cloudagent.localcluster import LocalCluster, LocalNode, wait_for
 from tests.integration.conftest import MakeCluster
 
 INJECTED = "6.6.6.6"

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from cloudagent.cli import main
-from cloudagent.localcluster import LocalCluster, LocalNode, wait_for
-from cloudagent.supervise import holds_resources
+from cloudagent.daemon.supervise import holds_resources
+from cloudagent.dev.localcluster import LocalCluster, LocalNode, wait_for
 from tests.integration.conftest import MakeCluster
 
 

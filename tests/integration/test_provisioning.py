@@ -16,7 +16,7 @@ import pytest
 from cloudagent.ambari.agentconf import DEFAULT_INI
 from cloudagent.ambari.client import AmbariClient
 from cloudagent.cli import main
-from cloudagent.localcluster import LocalCluster, LocalNode, wait_for
+from cloudagent.dev.localcluster import LocalCluster, LocalNode, wait_for
 from cloudagent.secret import Secret
 from tests.integration.conftest import MakeCluster, unique_subnet
 

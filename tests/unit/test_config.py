@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from cloudagent import config
-from cloudagent.config import Endpoint
+from cloudagent.endpoint import Endpoint
 from cloudagent.errors import ConfigError
 
 KEY = "cg8StVXbQJ0gPvMd9o7yrg=="  # 16 bytes, base64

@@ -1,11 +1,14 @@
-"""Agreement with the verdicts Ambari gives the real-world corpus (reference ambari-api.md §5).
+"""Agreement with the verdicts Ambari gives a corpus of real-world blueprints and templates.
 
-The corpus lives in ../shared/corpus beside the repository and is used as it is.
+The corpus is external data (public blueprints with the verdict Ambari gives each), used as it
+is from the directory named by ``CLOUDAGENT_CORPUS_DIR``; CI points it at its copy. Without the
+setting these tests are reported as not run, with that reason: a lone clone still passes.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,12 @@ import pytest
 from cloudagent.ambari.blueprint import unwrap_cloudbreak
 from cloudagent.ambari.validate import check_blueprint
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "blueprints"
+CORPUS_SETTING = "CLOUDAGENT_CORPUS_DIR"
+CORPUS = Path(os.environ.get(CORPUS_SETTING) or "/nonexistent") / "blueprints"
+pytestmark = pytest.mark.skipif(
+    not os.environ.get(CORPUS_SETTING),
+    reason=f"external corpus not given: set {CORPUS_SETTING} to the corpus directory",
+)
 NOT_VALID = "is not valid for the specified stack"
 
 # file stem -> (status, a part of the message) for Ambari 2.6; None = accepted (201).

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from cloudagent.config import Endpoint
 from cloudagent.dns.render import render_dnsmasq_conf
+from cloudagent.endpoint import Endpoint
 
 
 def test_dnsmasq_conf_without_upstream() -> None:

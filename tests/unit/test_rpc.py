@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from cloudagent.config import Endpoint
+from cloudagent.endpoint import Endpoint
 from cloudagent.secret import Secret
 from cloudagent.serf.rpc import SerfConnectionError, SerfRPC, SerfRPCError
 from tests.unit.fake_serf import FakeSerf

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from cloudagent.daemon.state import StatePaths, load_failures, prepare_state_dir
 from cloudagent.errors import CloudagentError
-from cloudagent.state import StatePaths, load_failures, prepare_state_dir
 
 
 def test_hidden_state_dir_is_refused_for_an_unprivileged_dnsmasq(open_tmp: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from cloudagent.ambari.blueprint import Rejection
 from cloudagent.emulator.model import Ambari
-from tests.unit.test_corpus import CORPUS
+from tests.unit.test_corpus import CORPUS, pytestmark  # noqa: F401 - the same skip rule
 
 # template -> (blueprint registered first as (name, corpus file) or None, expected status, text)
 CASES = {

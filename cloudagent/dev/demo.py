@@ -20,8 +20,8 @@ from pathlib import Path
 
 from cloudagent.ambari.client import AmbariClient
 from cloudagent.cli import main as cli_main
+from cloudagent.dev.localcluster import LocalCluster, LocalNode, wait_for
 from cloudagent.dns.query import DNSError
-from cloudagent.localcluster import LocalCluster, LocalNode, wait_for
 from cloudagent.secret import Secret
 
 SIZE = 3

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from cloudagent.backoff import Backoff
 from cloudagent.config import Config, resolv_conf_upstreams
+from cloudagent.daemon.state import StatePaths, load_failures, prepare_state_dir
+from cloudagent.daemon.supervise import Child
 from cloudagent.dns.dnsmasq import Dnsmasq
 from cloudagent.dns.render import render_dnsmasq_conf, served_entries
 from cloudagent.files import ManagedFile, read_text, write_atomic
@@ -25,8 +27,6 @@ from cloudagent.pacing import Pacer
 from cloudagent.reconcile import Reconciler
 from cloudagent.serf.process import MEMBER_CHANGE, log_serf_line, serf_argv, serf_config
 from cloudagent.serf.rpc import SerfError, SerfRPC, SerfRPCError, Subscription
-from cloudagent.state import StatePaths, load_failures, prepare_state_dir
-from cloudagent.supervise import Child
 
 if TYPE_CHECKING:
     from cloudagent.ambari.runner import AmbariRole

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from cloudagent.ambari.agentconf import DEFAULT_INI
-from cloudagent.config import Endpoint
 from cloudagent.dns.query import DNSError, Lookup
+from cloudagent.endpoint import Endpoint
 from cloudagent.errors import CloudagentError
 
 _T = TypeVar("_T")

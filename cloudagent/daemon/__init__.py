@@ -1,0 +1,1 @@
+"""The agent daemon: the loop, supervision of its children, its state directory."""
