@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cloudagent.errors import CloudagentError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: images/ and pyproject.toml
 DEFAULT_BASE = "debian:bookworm-slim"
 DEFAULT_TAG = "cloudagent:latest"
 
