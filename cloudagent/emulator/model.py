@@ -11,8 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudagent.ambari.blueprint import Blueprint, Rejection, parse_body
-from cloudagent.ambari.template import ClusterPlan, check_cluster_template, check_scale_request
+from cloudagent.ambari.template import (
+    TEMPLATE,
+    ClusterPlan,
+    check_cluster_template,
+    check_scale_request,
+)
 from cloudagent.ambari.validate import check_blueprint
+from cloudagent.emulator.predicate import Predicate, PredicateError, compile_predicate
 from cloudagent.emulator.progress import Summary, Task, schedule, summarise
 
 
@@ -43,17 +49,21 @@ class Host:
 
 @dataclass
 class LogicalRequest:
-    """A blueprint provisioning or scale request: waits for its hosts, then runs tasks."""
+    """A request: a blueprint provisioning or scale request that waits for its hosts
+    (``plan`` set), or an operation on a running cluster whose tasks exist at once."""
 
     id: int
     cluster: str
     context: str
-    plan: ClusterPlan
+    plan: ClusterPlan | None
     created: float
-    reserved: dict[str, str]  # host -> group, still waiting for that agent
-    counts: dict[str, int]  # group -> number of any hosts still wanted
+    reserved: dict[str, str] = field(default_factory=dict)  # host -> group, agent awaited
+    counts: dict[str, int] = field(default_factory=dict)  # group -> any hosts still wanted
     tasks: list[Task] = field(default_factory=list)
     hosts: dict[str, str] = field(default_factory=dict)  # matched host -> group
+    predicates: dict[str, Predicate] = field(default_factory=dict)  # group -> host_predicate
+    filters: list[dict[str, Any]] = field(default_factory=list)  # Requests/resource_filters
+    inputs: str | None = None
 
     @property
     def pending_hosts(self) -> int:
@@ -67,6 +77,8 @@ class Cluster:
     blueprint: str
     created: float
     requests: list[int] = field(default_factory=list)
+    # host -> component -> service: the host components the cluster knows, in creation order
+    layout: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 class Ambari:
@@ -132,9 +144,12 @@ class Ambari:
                 ambari=self.version,
                 existing_clusters=self.clusters,
             )
+            predicates = host_predicates(doc)
             cluster = Cluster(name, len(self.clusters) + 2, plan.blueprint.name, self.clock())
             self.clusters[name] = cluster
-            return self._request(cluster, f"Logical Request: Provision Cluster '{name}'", plan)
+            return self._request(
+                cluster, f"Logical Request: Provision Cluster '{name}'", plan, predicates
+            )
 
     def scale_cluster(self, name: str, body: str) -> LogicalRequest:
         """``POST /clusters/{name}/hosts`` with blueprint host groups."""
@@ -142,6 +157,7 @@ class Ambari:
             cluster = self.cluster(name)
             doc = parse_body(body)
             in_cluster = [h for r in cluster.requests for h in self._all_hosts(self.requests[r])]
+            in_cluster += list(cluster.layout)
             plan = check_scale_request(
                 doc,
                 {n: bp for n, (bp, _) in self.blueprints.items()},
@@ -150,7 +166,10 @@ class Ambari:
             )
             added = sum(len(g.hosts) + g.host_count for g in plan.groups)
             return self._request(
-                cluster, f"Logical Request: Scale Cluster '{name}' (+{added} hosts)", plan
+                cluster,
+                f"Logical Request: Scale Cluster '{name}' (+{added} hosts)",
+                plan,
+                host_predicates(doc if isinstance(doc, list) else [doc], key="host_group"),
             )
 
     @staticmethod
@@ -166,15 +185,22 @@ class Ambari:
                 )
             return self.clusters[name]
 
-    def _request(self, cluster: Cluster, context: str, plan: ClusterPlan) -> LogicalRequest:
+    def _request(
+        self,
+        cluster: Cluster,
+        context: str,
+        plan: ClusterPlan,
+        predicates: dict[str, Predicate],
+    ) -> LogicalRequest:
         request = LogicalRequest(
-            id=next(self._ids),
+            id=self.next_id(),
             cluster=cluster.name,
             context=context,
             plan=plan,
             created=self.clock(),
             reserved=dict(plan.hosts),
             counts={g.name: g.host_count for g in plan.groups if g.host_count},
+            predicates=predicates,
         )
         self.requests[request.id] = request
         cluster.requests.append(request.id)
@@ -185,9 +211,19 @@ class Ambari:
     def _match(self, host: Host) -> None:
         """Give a registered host to the first request that reserved or can take it."""
         for request in sorted(self.requests.values(), key=lambda r: r.id):
+            if request.plan is None:
+                continue
             group = request.reserved.pop(host.name, None)
             if group is None and host.cluster is None:
-                group = next((g for g, n in request.counts.items() if n > 0), None)
+                facts = {"Hosts": self.host_facts(host)}
+                group = next(
+                    (
+                        g
+                        for g, n in request.counts.items()
+                        if n > 0 and (g not in request.predicates or request.predicates[g](facts))
+                    ),
+                    None,
+                )
                 if group is not None:
                     request.counts[group] -= 1
             if group is None:
@@ -196,6 +232,10 @@ class Ambari:
             request.hosts[host.name] = group
             bp = request.plan.blueprint
             components = bp.host_groups[group]
+            layout = self.clusters[request.cluster].layout.setdefault(host.name, {})
+            for component in components:
+                stack_entry = bp.stack.components.get(component)
+                layout[component] = stack_entry.service if stack_entry else "UNKNOWN"
             clients = {
                 c
                 for c in components
@@ -214,6 +254,16 @@ class Ambari:
             self._next_task += len(tasks)
             request.tasks += tasks
             return
+
+    def next_id(self) -> int:
+        """The next request id (requests of all clusters share one sequence, as in Ambari)."""
+        return next(self._ids)
+
+    def new_tasks(self, count: int) -> int:
+        """Reserve ``count`` task ids; returns the first."""
+        first = self._next_task
+        self._next_task += count
+        return first
 
     def summary(self, request: LogicalRequest) -> Summary:
         with self.lock:
@@ -277,6 +327,30 @@ class Ambari:
                 "clusterSize": sum(1 for h in self.hosts.values() if h.cluster == host.cluster),
             }
 
+    def host_facts(self, host: Host) -> dict[str, Any]:
+        """The ``Hosts`` category of a registered host, as ``GET /hosts/{h}`` shows it."""
+        state, status = self.host_state(host)
+        info: dict[str, Any] = {
+            "cpu_count": 2,
+            "host_name": host.name,
+            "host_state": state,
+            "host_status": status,
+            "ip": host.ip,
+            "last_heartbeat_time": int((host.last_heartbeat or 0) * 1000),
+            "last_registration_time": int(host.registered_at * 1000),
+            "maintenance_state": "OFF",
+            "os_arch": "x86_64",
+            "os_family": "redhat7",
+            "os_type": "redhat7",
+            "ph_cpu_count": 2,
+            "public_host_name": host.name,
+            "rack_info": "/default-rack",
+            "total_mem": 4054984,
+        }
+        if host.cluster:
+            info["cluster_name"] = host.cluster
+        return info
+
     def host_state(self, host: Host) -> tuple[str, str]:
         """(host_state, host_status) as Ambari reports them."""
         now = self.clock()
@@ -286,6 +360,35 @@ class Ambari:
         if host.last_heartbeat is None:
             return "WAITING_FOR_HOST_STATUS_UPDATES", "UNKNOWN"
         return "HEALTHY", "HEALTHY"
+
+
+def host_predicates(doc: Any, key: str = "name") -> dict[str, Predicate]:
+    """Compile each group's ``host_predicate`` (standard API predicates on ``Hosts/*``).
+
+    Ambari evaluates the predicate against the registered host resource; only host
+    properties may be used (TopologyManager / HostGroupInfo, apache/ambari).
+    """
+    groups = doc.get("host_groups", []) if isinstance(doc, dict) else doc
+    predicates: dict[str, Predicate] = {}
+    for group in groups if isinstance(groups, list) else []:
+        if not isinstance(group, dict) or not group.get("host_predicate"):
+            continue
+        text = str(group["host_predicate"])
+        try:
+            predicate, properties = compile_predicate(text)
+        except PredicateError as exc:
+            raise Rejection(
+                400, TEMPLATE + f"Unable to compile host predicate '{text}': {exc}"
+            ) from None
+        outside = [p for p in properties if not p.startswith("Hosts/")]
+        if outside:
+            raise Rejection(
+                400,
+                TEMPLATE + f"Unable to compile host predicate '{text}': only Hosts/* "
+                f"properties may be used, not {', '.join(outside)}",
+            )
+        predicates[str(group.get(key))] = predicate
+    return predicates
 
 
 def blueprint_not_found(name: str) -> str:

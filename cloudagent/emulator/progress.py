@@ -25,8 +25,11 @@ class Task:
     run: float
     end: float
     fails: bool = False
+    stage: int = 0
+    custom: str | None = None  # custom_command_name of a CUSTOM_COMMAND task (RESTART, ...)
 
     def status(self, now: float) -> str:
+        """The task's own status, before any abort caused by another task's failure."""
         if now < self.start:
             return "PENDING"
         if now < self.run:
@@ -64,6 +67,7 @@ def schedule(  # noqa: PLR0917 - a plain function of the task's parameters
                     run=begin + 0.1 * duration,
                     end=begin + duration,
                     fails=name == fail,
+                    stage=index,
                 )
             )
     return tasks
@@ -79,6 +83,23 @@ class Summary:
     total: int
 
 
+def failed_at(tasks: Iterable[Task]) -> float | None:
+    """When the first failing task of a request fails, if any does."""
+    return min((t.end for t in tasks if t.fails), default=None)
+
+
+def task_status(task: Task, now: float, failure: float | None) -> str:
+    """A task's status within its request.
+
+    When a task fails, Ambari's ActionScheduler aborts the request: every task still
+    PENDING, QUEUED or IN_PROGRESS, in that stage and in later ones, becomes ABORTED
+    (ActionScheduler.processHostRole -> ActionDBAccessorImpl.abortOperation, apache/ambari).
+    """
+    if failure is not None and now >= failure and task.end > failure:
+        return "ABORTED"
+    return task.status(now)
+
+
 def summarise(tasks: Iterable[Task], now: float, pending_hosts: int) -> Summary:
     """Ambari's CalculatedStatus over the tasks (reference §1.6).
 
@@ -88,7 +109,9 @@ def summarise(tasks: Iterable[Task], now: float, pending_hosts: int) -> Summary:
     >>> s.status, round(s.progress, 2)
     ('IN_PROGRESS', 67.5)
     """
-    statuses = [t.status(now) for t in tasks]
+    tasks = list(tasks)
+    failure = failed_at(tasks)
+    statuses = [task_status(t, now, failure) for t in tasks]
     counts = Counter(statuses)
     total = len(statuses)
     if total == 0:
@@ -104,7 +127,7 @@ def summarise(tasks: Iterable[Task], now: float, pending_hosts: int) -> Summary:
     in_progress = total - completed - queued - pending
     progress = 100.0 * (0.09 * queued + 0.35 * in_progress + completed) / total
     if counts["FAILED"]:
-        status = "FAILED"
+        status = "FAILED"  # FAILED outranks ABORTED (CalculatedStatus.calculateSummaryStatus)
     elif completed == total and not pending_hosts:
         status = "COMPLETED"
     elif pending == total:
