@@ -82,7 +82,7 @@ def parse_query(raw: str) -> Query:
         except PredicateError as exc:
             raise Rejection(400, f"Unable to compile query predicate: {exc}") from None
     fields = tuple(f.strip() for f in params.get("fields", "").split(",") if f.strip())
-    return Query(raw, predicate, properties, fields, params)
+    return Query(text, predicate, properties, fields, params)
 
 
 def _categories(resources: list[Resource], keys: tuple[str, ...]) -> set[str]:
