@@ -21,11 +21,12 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from cloudagent.ambari.blueprint import Rejection
-from cloudagent.emulator import query, routes
+from cloudagent.emulator import cluster_routes, query, routes
 from cloudagent.emulator.model import Ambari
 from cloudagent.emulator.views import Listing
 
 log = logging.getLogger(__name__)
+_ = cluster_routes  # registers the cluster routes in routes.ROUTES
 CONTENT_TYPE = "text/plain;charset=utf-8"
 NO_CREDENTIALS = "Full authentication is required to access this resource"
 BAD_CREDENTIALS = "Unable to sign in. Invalid username/password combination."

@@ -127,7 +127,7 @@ def cluster(ambari: Ambari, base: str, name: str) -> Resource:
                 },
                 "hosts": [
                     _ref(f"{href}/hosts/{h}", "Hosts", cluster_name=name, host_name=h)
-                    for h in c.layout
+                    for h in sorted(c.layout)
                 ],
                 "requests": [
                     _ref(f"{href}/requests/{r}", "Requests", cluster_name=name, id=r)

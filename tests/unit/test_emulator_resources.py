@@ -163,7 +163,7 @@ def test_cluster_resources_follow_the_task_model() -> None:
 
 
 def test_server_version_stacks_and_users() -> None:
-    with running() as (ambari, base, _clock):
+    with running() as (_ambari, base, _clock):
         server = _get(base, "services/AMBARI/components/AMBARI_SERVER")
         assert server["RootServiceComponents"]["component_version"] == "2.6.2.2"
         stacks = _get(base, "stacks")["items"]
@@ -329,7 +329,7 @@ def test_host_predicate_picks_matching_hosts_or_is_rejected() -> None:
     with running() as (ambari, base, _clock):
         _up(ambari, "a.test", "b.test")
         api(base, "POST", "blueprints/b", shipped("multi-node-hdfs-yarn"))
-        template = {
+        template: dict[str, Any] = {
             "blueprint": "multi-node-hdfs-yarn",
             "default_password": "pw",
             "host_groups": [
