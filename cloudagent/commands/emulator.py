@@ -33,8 +33,9 @@ def register(sub: Any) -> None:
         "ambari-emulator",
         help="run the Ambari emulator (tests and the demo)",
         description="An HTTP server that follows Ambari's REST contract: blueprints, clusters, "
-        "requests, hosts, scale-up, and agent registration. Password: AMBARI_PASSWORD or "
-        "AMBARI_PASSWORD_FILE (default admin).",
+        "requests, tasks, hosts, services, host components, stacks, users, scale-up, operations, "
+        "query predicates and partial responses, and agent registration (docs/ambari.md). "
+        "Password: AMBARI_PASSWORD or AMBARI_PASSWORD_FILE (default admin).",
     )
     emu.add_argument(
         "--listen",
