@@ -118,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steady", type=float, default=20.0, help="idle window (s)")
     parser.add_argument("--render-sizes", default="1000,10000,50000")
     parser.add_argument("--systems", default="cloudagent,baseline")
+    parser.add_argument(
+        "--net",
+        type=int,
+        default=150,
+        help="nodes live in 127.NET.200-255.x (distinct NETs let runs share a machine)",
+    )
     parser.add_argument("--results", type=Path, default=report.ROOT / "bench" / "results")
     parser.add_argument(
         "--docs",
@@ -154,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         say("render + reload without the network")
         result["render_reload"] = scenarios.render_reload(
-            base / "render", [int(s) for s in args.render_sizes.split(",") if s]
+            base / "render",
+            [int(s) for s in args.render_sizes.split(",") if s],
+            listen=f"127.{args.net}.199.1",
         )
         for index, n in enumerate(sizes):
             per: dict[str, Any] = {}
@@ -162,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 cls = Cloudagent if kind == "cloudagent" else Baseline
                 system = cls(
                     base / f"{kind}{n}",
-                    f"127.{150 + index}.{1 if kind == 'cloudagent' else 2}",
+                    f"127.{args.net}.{200 + 2 * index + (0 if kind == 'cloudagent' else 1)}",
                     args.grace,
                 )
                 per[kind] = asyncio.run(measure(system, n, args.trials, args.crashes, args.steady))

@@ -259,18 +259,20 @@ def steady(system: System, seconds: float) -> dict[str, Any]:
     return result
 
 
-def render_reload(base: Path, sizes: Sequence[int], trials: int = 5) -> dict[str, Any]:
+def render_reload(
+    base: Path, sizes: Sequence[int], trials: int = 5, listen: str = "127.0.200.1"
+) -> dict[str, Any]:
     """Render the hosts file for a K-member view, write it, SIGHUP dnsmasq, until a new name
     answers; no Serf, no network beyond one loopback dnsmasq."""
     base.mkdir(parents=True, exist_ok=True)
     os.chmod(base, 0o755)  # noqa: S103 - dnsmasq (nobody) reads the hosts file
-    listen = Endpoint("127.0.200.1", DNS_PORT)
+    endpoint = Endpoint(listen, DNS_PORT)
     hosts = ManagedFile(base / "hosts")
     hosts.write("")
     conf = base / "dnsmasq.conf"
     conf.write_text(
         render_dnsmasq_conf(
-            listen=listen,
+            listen=endpoint,
             hosts_file=hosts.path,
             domain=DOMAIN,
             upstreams=[],
@@ -315,7 +317,7 @@ def render_reload(base: Path, sizes: Sequence[int], trials: int = 5) -> dict[str
                 dnsmasq.send_signal(signal.SIGHUP)
                 address = f"10.250.{(new >> 8) & 255}.{new & 255}"
                 while not resolved_a(
-                    sweeper.sweep([(listen, f"new{new}.{DOMAIN}", A)])[0], address
+                    sweeper.sweep([(endpoint, f"new{new}.{DOMAIN}", A)])[0], address
                 ):
                     if time.perf_counter() - t1 > 10:
                         break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from bench.run import main
@@ -27,6 +28,9 @@ def test_bench_smoke(tmp_path: Path) -> None:
             str(tmp_path),
             "--docs",
             str(tmp_path),
+            # The integration tests' loopback network (see conftest), above their clusters.
+            "--net",
+            os.environ.get("CLOUDAGENT_TEST_NET") or str(100 + os.getpid() % 100),
         ]
     )
     assert code == 0
