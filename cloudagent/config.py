@@ -7,6 +7,7 @@ import binascii
 import ipaddress
 import os
 import re
+import secrets
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -145,6 +146,11 @@ def encrypt_key(text: str) -> Secret:
     if len(raw) not in (16, 24, 32):
         raise ValueError(f"decodes to {len(raw)} bytes; it must be 16, 24 or 32 (serf keygen)")
     return Secret(text)
+
+
+def new_gossip_key() -> Secret:
+    """A fresh gossip key: 32 random bytes in base64, as ``serf keygen`` makes them."""
+    return Secret(base64.b64encode(secrets.token_bytes(32)).decode())
 
 
 class _Collector:
