@@ -7,6 +7,7 @@ import binascii
 import ipaddress
 import os
 import re
+import secrets
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ SERF_PORT: Final = 7946
 _T = TypeVar("_T")
 DEFAULT_DOMAIN: Final = "cluster.internal"
 DEFAULT_GRACE: Final = 300.0
+# Where the agent keeps the RPC token it generates when SERF_RPC_AUTH is not given (0600,
+# inside the 0700 serf directory): our own commands read it from there.
+RPC_TOKEN_FILE: Final = Path("serf") / "rpc-token"
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,11 @@ class Config:
     def fqdn(self) -> str:
         """This node's FQDN, as every member's DNS serves it."""
         return hostnames.fqdn(self.node_name, self.domain)
+
+    @property
+    def rpc_token_file(self) -> Path:
+        """The RPC token the agent generated (used when SERF_RPC_AUTH is not given)."""
+        return self.state_dir / RPC_TOKEN_FILE
 
     def describe(self) -> list[tuple[str, str]]:
         """Name/value rows for humans; secrets masked."""
@@ -137,6 +146,11 @@ def encrypt_key(text: str) -> Secret:
     if len(raw) not in (16, 24, 32):
         raise ValueError(f"decodes to {len(raw)} bytes; it must be 16, 24 or 32 (serf keygen)")
     return Secret(text)
+
+
+def new_gossip_key() -> Secret:
+    """A fresh gossip key: 32 random bytes in base64, as ``serf keygen`` makes them."""
+    return Secret(base64.b64encode(secrets.token_bytes(32)).decode())
 
 
 class _Collector:
@@ -259,6 +273,11 @@ def load(
         c.problems.append(f"CLOUDAGENT_LOG_LEVEL: {log_level!r}; use DEBUG, INFO, WARNING or ERROR")
         log_level = "INFO"
 
+    state_dir = Path(c.get("CLOUDAGENT_STATE_DIR") or "/var/lib/cloudagent")
+    rpc_auth = c.secret("SERF_RPC_AUTH")
+    if rpc_auth is None and not (c.get("SERF_RPC_AUTH") or c.get("SERF_RPC_AUTH_FILE")):
+        rpc_auth = _generated_token(state_dir / RPC_TOKEN_FILE, read_file)
+
     config = Config(
         role=role_text,  # type: ignore[arg-type]  # checked against ROLES above
         node_name=node_name,
@@ -266,12 +285,12 @@ def load(
         join=join,
         advertise=advertise,
         encrypt_key=c.secret("SERF_ENCRYPT_KEY", encrypt_key),
-        rpc_auth=c.secret("SERF_RPC_AUTH"),
+        rpc_auth=rpc_auth,
         serf_bind=serf_bind,
         serf_rpc=serf_rpc,
         dns_listen=dns_listen,
         dns_upstream=upstream,
-        state_dir=Path(c.get("CLOUDAGENT_STATE_DIR") or "/var/lib/cloudagent"),
+        state_dir=state_dir,
         failed_grace=grace,
         serf_bin=c.get("CLOUDAGENT_SERF_BIN") or "serf",
         dnsmasq_bin=c.get("CLOUDAGENT_DNSMASQ_BIN") or "dnsmasq",
@@ -287,6 +306,15 @@ def load(
     if c.problems:
         raise ConfigError(c.problems)
     return config
+
+
+def _generated_token(path: Path, read_file: Callable[[Path], str]) -> Secret | None:
+    """The token a running (or earlier) agent generated, if this user may read it."""
+    try:
+        token = read_file(path).strip()
+    except OSError:  # none yet, or not ours to read: serf will say authentication is required
+        return None
+    return Secret(token) if token else None
 
 
 def resolv_conf_upstreams(text: str, exclude: Endpoint) -> tuple[Endpoint, ...]:

@@ -2,6 +2,12 @@
 
 Names, addresses and tags come from the network: Serf accepts any of them. A member whose
 name or address is invalid is dropped with a reason; an invalid tag is dropped on its own.
+
+Parsing happens in two steps. :func:`parse_entries` judges each member on its own (name,
+address, status, port, tags); :func:`admit` then judges members against each other and the
+cluster: names outside the domain, loopback addresses mixed with others, and two members
+claiming one name after case folding. On a name conflict the senior member keeps the name
+(first come keeps) and the other is dropped; who is senior is the caller's ``seniority``.
 """
 
 from __future__ import annotations
@@ -10,12 +16,14 @@ import enum
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from cloudagent import hostnames
+from cloudagent.config import ROLES
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 MAX_TAG: Final = 512
+BROADCAST: Final = ipaddress.IPv4Address("255.255.255.255")
 
 
 class Status(enum.Enum):
@@ -30,13 +38,25 @@ class Status(enum.Enum):
 
 @dataclass(frozen=True)
 class Member:
-    """One valid Serf member. ``name`` is lower-cased and a valid host name."""
+    """One valid Serf member. ``name`` is lower-cased and a valid host name; ``serf_name`` is
+    the name exactly as Serf knows it (empty when it is ``name`` itself)."""
 
     name: str
     address: IPAddress
     port: int
     status: Status
     tags: Mapping[str, str] = field(default_factory=dict, hash=False, compare=True)
+    serf_name: str = ""
+
+    @property
+    def key(self) -> str:
+        """Serf's own name for this member: unique within Serf's member list."""
+        return self.serf_name or self.name
+
+    @property
+    def canonical(self) -> bool:
+        """True when Serf's name is already the name we serve (no case folding needed)."""
+        return self.key == self.name
 
     @property
     def role(self) -> str | None:
@@ -53,13 +73,19 @@ class Member:
 
         Raises ValueError with the reason when the member must be dropped.
         """
-        name = raw.get("Name")
-        if not isinstance(name, str):
+        serf_name = raw.get("Name")
+        if not isinstance(serf_name, str):
             raise ValueError("name is not a string")
-        name = hostnames.normalise(name)
+        if not serf_name.isascii():
+            # Python's lower() folds some non-ASCII letters onto ASCII ones (the Kelvin sign
+            # becomes "k"), which would let a newcomer pose as an existing member.
+            raise ValueError("invalid host name (not ASCII)")
+        name = hostnames.normalise(serf_name)
         if problem := hostnames.hostname_problem(name):
             raise ValueError(f"invalid host name ({problem})")
         address = parse_address(raw.get("Addr"))
+        if problem := address_problem(address):
+            raise ValueError(f"unusable address {address} ({problem})")
         status_text = raw.get("Status")
         try:
             status = Status(status_text)
@@ -69,7 +95,23 @@ class Member:
         if not isinstance(port, int) or not 0 <= port < 65536:
             raise ValueError(f"invalid port {port!r}")
         tags, problems = _clean_tags(raw.get("Tags"))
-        return cls(name, address, port, status, tags), problems
+        kept_name = "" if serf_name == name else serf_name
+        return cls(name, address, port, status, tags, kept_name), problems
+
+
+def address_problem(address: IPAddress) -> str | None:
+    """Why nobody can reach a member at ``address``, or None.
+
+    >>> [address_problem(ipaddress.ip_address(a)) for a in ("10.0.0.1", "0.0.0.0", "ff02::1")]
+    [None, 'unspecified', 'multicast']
+    """
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_multicast:
+        return "multicast"
+    if address == BROADCAST:
+        return "broadcast"
+    return None
 
 
 def parse_address(raw: object) -> IPAddress:
@@ -110,15 +152,17 @@ def _clean_tags(raw: object) -> tuple[dict[str, str], list[str]]:
     tags: dict[str, str] = {}
     problems: list[str] = []
     for key, value in raw.items():
-        if (
+        if not (
             isinstance(key, str)
             and isinstance(value, str)
             and _printable(key)
             and _printable(value)
         ):
-            tags[key] = value
-        else:
             problems.append(f"tag {key!r}={value!r} ignored (control characters or too long)")
+        elif key == "role" and value not in ROLES:
+            problems.append(f"tag {key!r}={value!r} ignored (not a role: {', '.join(ROLES)})")
+        else:
+            tags[key] = value
     return tags, problems
 
 
@@ -135,6 +179,14 @@ class Membership:
 
 
 _RANK = {Status.ALIVE: 0, Status.LEAVING: 1, Status.FAILED: 2, Status.LEFT: 3, Status.NONE: 4}
+GONE = frozenset({Status.LEFT, Status.NONE})
+Seniority = Callable[[Member], Any]
+
+
+def default_seniority(member: Member) -> tuple[Any, ...]:
+    """Seniority without history: a name Serf already spells as we serve it beats a name we
+    had to fold, then the better state, then Serf's name. Lower sorts first."""
+    return (not member.canonical, _RANK[member.status], member.key)
 
 
 def parse_one(raw: Mapping[str, object]) -> tuple[Member, list[str]] | str:
@@ -145,16 +197,12 @@ def parse_one(raw: Mapping[str, object]) -> tuple[Member, list[str]] | str:
         return str(exc)
 
 
-def parse_members(
+def parse_entries(
     raw_members: Iterable[Mapping[str, object]],
     parse: Callable[[Mapping[str, object]], tuple[Member, list[str]] | str] = parse_one,
-) -> Membership:
-    """Turn Serf's ``members`` reply into a Membership; never raises for bad entries.
-
-    Two members whose names differ only in case fold to one name: the one in the better state
-    (alive first) is kept and the other reported.
-    """
-    chosen: dict[str, Member] = {}
+) -> tuple[list[Member], list[str]]:
+    """Each member judged on its own: the valid ones, and one line per thing dropped."""
+    members: list[Member] = []
     problems: list[str] = []
     for raw in raw_members:
         parsed = parse(raw)
@@ -162,17 +210,67 @@ def parse_members(
             problems.append(f"member {raw.get('Name')!r} dropped: {parsed}")
             continue
         member, tag_problems = parsed
-        label = repr(raw.get("Name"))
-        problems.extend(f"member {label}: {p}" for p in tag_problems)
-        previous = chosen.get(member.name)
-        if previous is not None:
-            keep, drop = sorted((previous, member), key=lambda m: (_RANK[m.status], str(m.address)))
-            chosen[member.name] = keep
+        problems.extend(f"member {member.key!r}: {p}" for p in tag_problems)
+        members.append(member)
+    return members, problems
+
+
+def _in_domain(fqdn: str, domain: str) -> bool:
+    return fqdn.endswith("." + domain)
+
+
+def admit(
+    members: Iterable[Member],
+    *,
+    domain: str | None = None,
+    loopback: bool | None = None,
+    seniority: Seniority = default_seniority,
+) -> Membership:
+    """Members judged against each other and the cluster.
+
+    ``domain``: a dotted name outside it is dropped (bare names are served under it).
+    ``loopback``: True when this node's own serf runs on loopback; members on the other kind
+    of address are dropped, so a loopback cluster and a real one never mix. ``seniority``:
+    on a name conflict (after case folding, or ``a`` against ``a.<domain>``) the member
+    with the lowest value keeps the name; a member that has left never holds one.
+    """
+    problems: list[str] = []
+    claims: dict[str, list[Member]] = {}
+    for m in members:
+        fqdn = m.fqdn(domain) if domain else m.name
+        if domain and not _in_domain(fqdn, domain):
             problems.append(
-                f"member {label} dropped: same name as another member after folding to lower case"
-                f" ({drop.status.value} {drop.address} lost to {keep.status.value} {keep.address})"
+                f"member {m.key!r} dropped: {m.name} is outside the cluster domain {domain}"
             )
             continue
-        chosen[member.name] = member
-    members = tuple(sorted(chosen.values(), key=lambda m: m.name))
-    return Membership(members, tuple(problems))
+        if loopback is not None and m.address.is_loopback != loopback:
+            where = "a loopback" if loopback else "a non-loopback"
+            problems.append(
+                f"member {m.key!r} dropped: address {m.address} does not belong in {where} cluster"
+            )
+            continue
+        claims.setdefault(fqdn, []).append(m)
+    chosen: list[Member] = []
+    for fqdn, claimants in claims.items():
+        ranked = sorted(claimants, key=lambda m: (m.status in GONE, seniority(m)))
+        holder = ranked[0]
+        chosen.append(holder)
+        problems.extend(
+            f"member {m.key!r} dropped: {fqdn} is already held by member {holder.key!r}"
+            for m in ranked[1:]
+        )
+    return Membership(tuple(sorted(chosen, key=lambda m: m.name)), tuple(problems))
+
+
+def parse_members(
+    raw_members: Iterable[Mapping[str, object]],
+    parse: Callable[[Mapping[str, object]], tuple[Member, list[str]] | str] = parse_one,
+    *,
+    domain: str | None = None,
+    loopback: bool | None = None,
+    seniority: Seniority = default_seniority,
+) -> Membership:
+    """Turn Serf's ``members`` reply into a Membership; never raises for bad entries."""
+    members, problems = parse_entries(raw_members, parse)
+    admitted = admit(members, domain=domain, loopback=loopback, seniority=seniority)
+    return Membership(admitted.members, tuple(problems) + admitted.problems)

@@ -26,6 +26,10 @@ _BLUEPRINT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,199}")
 _NETWORK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 EMULATOR_SERVER = "cloudagent ambari-emulator --listen 0.0.0.0:8080 --agent-listen 0.0.0.0:8440"
 EMULATOR_AGENT = "cloudagent ambari-emulator agent --config /etc/ambari-agent/conf/ambari-agent.ini"
+# The gossip key reaches the container as a read-only 0600 file, never as an environment
+# variable: `docker inspect` shows a container's environment to anyone who may use Docker.
+KEY_ON_VM = "/etc/cloudagent/serf.key"
+KEY_IN_CONTAINER = "/run/secrets/cloudagent/serf.key"
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,9 @@ class UserData:
     cluster: str | None = None
     ambari: str = "installed"  # installed | emulator | off
     secrets: Mapping[str, Secret] = field(default_factory=dict)
+    gossip_key: Secret | None = None
+    key_generated: bool = False  # the key was made for this rendering (a new cluster)
+    open_gossip: bool = False  # explicitly no key
 
 
 def _check(data: UserData) -> list[str]:
@@ -72,6 +79,12 @@ def _check(data: UserData) -> list[str]:
     ):
         if value is not None and not pattern.fullmatch(value):
             problems.append(f"{flag} {value!r}: unexpected characters")
+    if data.role == "agent" and data.gossip_key is None and not data.open_gossip:
+        problems.append(
+            "an agent needs the cluster's gossip key: fetch it from the server VM "
+            f"(sudo cat {KEY_ON_VM}) into a 0600 file and set SERF_ENCRYPT_KEY_FILE to it "
+            "(or --no-encrypt to join an open cluster)"
+        )
     if data.expected_hosts < 1:
         problems.append("--expected-hosts must be at least 1")
     for name, secret in data.secrets.items():
@@ -97,6 +110,8 @@ def environment(data: UserData) -> list[tuple[str, str]]:
         env.append(("AMBARI_AGENT_COMMAND", EMULATOR_AGENT))
         if data.role == "server":
             env.append(("AMBARI_SERVER_COMMAND", EMULATOR_SERVER))
+    if data.gossip_key is not None:
+        env.append(("SERF_ENCRYPT_KEY_FILE", KEY_IN_CONTAINER))
     env += [(name, secret.reveal()) for name, secret in sorted(data.secrets.items())]
     return env
 
@@ -112,4 +127,8 @@ def render(data: UserData) -> str:
         image=data.image,
         network=data.network,
         advertise=data.advertise,
+        gossip_key=data.gossip_key.reveal() if data.gossip_key is not None else None,
+        key_generated=data.key_generated,
+        key_on_vm=KEY_ON_VM,
+        key_in_container=KEY_IN_CONTAINER,
     )

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from cloudagent.config import encrypt_key
+from cloudagent.config import encrypt_key, new_gossip_key
 from cloudagent.errors import CloudagentError
 from cloudagent.secret import Secret, from_env
 from cloudagent.userdata import UserData, render
@@ -19,8 +19,9 @@ def register(sub: Any) -> None:
         "render",
         help="print #cloud-config user-data that installs Docker and starts the container",
         description="Secrets come from the environment, never the command line: "
-        "SERF_ENCRYPT_KEY(_FILE) for gossip encryption, DEFAULT_PASSWORD(_FILE) for the "
-        "cluster's default_password, AMBARI_PASSWORD(_FILE). They land in a 0600 file on the VM.",
+        "SERF_ENCRYPT_KEY(_FILE) for gossip encryption (a server without one gets a new key; "
+        "an agent needs the cluster's), DEFAULT_PASSWORD(_FILE) for the cluster's "
+        "default_password, AMBARI_PASSWORD(_FILE). They land in 0600 files on the VM.",
     )
     r.add_argument("--role", required=True, choices=("server", "agent"))
     r.add_argument("--join-ip", help="the address every node joins (the server's); agents need it")
@@ -38,17 +39,26 @@ def register(sub: Any) -> None:
     r.add_argument("--blueprint", help="server: a shipped blueprint's name")
     r.add_argument("--cluster", help="server: CLUSTER_NAME")
     r.add_argument("--ambari", choices=("installed", "emulator", "off"), default="installed")
+    r.add_argument(
+        "--no-encrypt",
+        action="store_true",
+        help="open gossip: no key (anyone who reaches it joins)",
+    )
     r.set_defaults(handler=_render)
 
 
 def _render(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     secrets: dict[str, Secret] = {}
-    key = from_env(env, "SERF_ENCRYPT_KEY")
+    gossip_key: Secret | None = None
+    key = None if args.no_encrypt else from_env(env, "SERF_ENCRYPT_KEY")
     if key is not None:
         try:
-            secrets["SERF_ENCRYPT_KEY"] = encrypt_key(key)
+            gossip_key = encrypt_key(key.strip())
         except ValueError as exc:
             raise CloudagentError(f"SERF_ENCRYPT_KEY: {exc}") from None
+    generated = gossip_key is None and not args.no_encrypt and args.role == "server"
+    if generated:
+        gossip_key = new_gossip_key()
     for name in ("DEFAULT_PASSWORD", "AMBARI_PASSWORD"):
         value = from_env(env, name)
         if value is not None:
@@ -67,6 +77,9 @@ def _render(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
                 cluster=args.cluster,
                 ambari=args.ambari,
                 secrets=secrets,
+                gossip_key=gossip_key,
+                key_generated=generated,
+                open_gossip=args.no_encrypt,
             )
         )
     )

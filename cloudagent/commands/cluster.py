@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from cloudagent.config import resolv_conf_upstreams
+from cloudagent.config import encrypt_key, resolv_conf_upstreams
 from cloudagent.endpoint import Endpoint
+from cloudagent.errors import CloudagentError
 from cloudagent.files import read_text
+from cloudagent.secret import Secret, from_env
 
 if TYPE_CHECKING:
     from cloudagent.dev.launch import ClusterSpec, Launcher
@@ -45,6 +47,11 @@ def register(sub: Any) -> None:
             help="emulator: seconds per install/start stage",
         )
         p.add_argument("--timeout", type=float, default=120.0)
+        p.add_argument(
+            "--no-encrypt",
+            action="store_true",
+            help="open gossip: no key (default: SERF_ENCRYPT_KEY(_FILE), else up generates one)",
+        )
     ls = csub.add_parser("ls", help="list the nodes of local clusters")
     down = csub.add_parser("down", help="remove the containers and network that up/add made")
     for p in (up, add, ls, down):
@@ -67,9 +74,7 @@ def _upstream(choice: str) -> str:
 def _spec(args: argparse.Namespace, env: Mapping[str, str], nodes: int = 1) -> ClusterSpec:
     from cloudagent.dev.launch import ClusterSpec  # noqa: PLC0415 - see the note at the top
 
-    passed = {
-        k: env[k] for k in ("DEFAULT_PASSWORD", "SERF_ENCRYPT_KEY", "CLUSTER_NAME") if env.get(k)
-    }
+    passed = {k: env[k] for k in ("DEFAULT_PASSWORD", "CLUSTER_NAME") if env.get(k)}
     return ClusterSpec(
         nodes=nodes,
         image=args.image,
@@ -80,7 +85,20 @@ def _spec(args: argparse.Namespace, env: Mapping[str, str], nodes: int = 1) -> C
         dns_upstream=_upstream(args.dns_upstream),
         task_seconds=args.task_seconds,
         env=passed,
+        gossip_key=None if args.no_encrypt else _given_key(env),
+        open_gossip=args.no_encrypt,
     )
+
+
+def _given_key(env: Mapping[str, str]) -> Secret | None:
+    """The operator's gossip key (SERF_ENCRYPT_KEY or a 0600 SERF_ENCRYPT_KEY_FILE), checked."""
+    text = from_env(env, "SERF_ENCRYPT_KEY")
+    if text is None:
+        return None
+    try:
+        return encrypt_key(text.strip())
+    except ValueError as exc:
+        raise CloudagentError(f"SERF_ENCRYPT_KEY: {exc}") from None
 
 
 def _launcher(out: TextIO) -> Launcher:

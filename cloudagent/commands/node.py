@@ -13,11 +13,11 @@ from typing import Any, TextIO
 
 from cloudagent import config
 from cloudagent.ambari.settings import AmbariSettings, load_ambari
-from cloudagent.daemon.state import StatePaths, load_failures
-from cloudagent.errors import ConfigError
+from cloudagent.daemon.state import StatePaths, load_arrivals, load_failures
+from cloudagent.errors import CloudagentError, ConfigError
 from cloudagent.members import Membership, parse_members
 from cloudagent.reconcile import Reconciler
-from cloudagent.serf.rpc import SerfRPC
+from cloudagent.serf.rpc import SerfRPC, SerfRPCError
 
 EXIT_OK = 0
 
@@ -63,11 +63,21 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
 
 
 async def _fetch_members(cfg: config.Config) -> list[dict[str, Any]]:
-    rpc = await SerfRPC.connect(cfg.serf_rpc, cfg.rpc_auth, timeout=5.0)
     try:
-        return await rpc.members()
-    finally:
-        await rpc.close()
+        rpc = await SerfRPC.connect(cfg.serf_rpc, cfg.rpc_auth, timeout=5.0)
+        try:
+            return await rpc.members()
+        finally:
+            await rpc.close()
+    except SerfRPCError as exc:
+        if "authentication" not in exc.message.lower():
+            raise
+        # The agent generates a token when SERF_RPC_AUTH is not given; only its user reads it.
+        raise CloudagentError(
+            f"serf RPC at {cfg.serf_rpc} refused us ({exc.message}); run this as the user "
+            f"that runs the agent (the token is in {cfg.rpc_token_file}), or set "
+            "SERF_RPC_AUTH / SERF_RPC_AUTH_FILE to the agent's token"
+        ) from None
 
 
 def _membership(cfg: config.Config) -> tuple[list[dict[str, Any]], Membership]:
@@ -109,8 +119,15 @@ def _members(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> i
 def _hosts(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     cfg = config.load(env)
     raw, _ = _membership(cfg)
-    failures = load_failures(StatePaths(cfg.state_dir).failures)
-    cycle = Reconciler(cfg.domain, cfg.failed_grace, failures).step(raw, time.time())
+    paths = StatePaths(cfg.state_dir)
+    reconciler = Reconciler(
+        cfg.domain,
+        cfg.failed_grace,
+        load_failures(paths.failures),
+        arrivals=load_arrivals(paths.arrivals),
+        self_name=cfg.node_name,
+    )
+    cycle = reconciler.step(raw, time.time())
     out.write(cycle.hosts_text)
     return EXIT_OK
 

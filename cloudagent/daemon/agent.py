@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
+import secrets
 import signal
 import time
 from pathlib import Path
@@ -18,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from cloudagent.backoff import Backoff
 from cloudagent.config import Config, resolv_conf_upstreams
-from cloudagent.daemon.state import StatePaths, load_failures, prepare_state_dir
+from cloudagent.daemon.state import StatePaths, load_arrivals, load_failures, prepare_state_dir
 from cloudagent.daemon.supervise import Child
 from cloudagent.dns.dnsmasq import Dnsmasq
 from cloudagent.dns.render import render_dnsmasq_conf, served_entries
 from cloudagent.files import ManagedFile, read_text, write_atomic
 from cloudagent.pacing import Pacer
 from cloudagent.reconcile import Reconciler
+from cloudagent.secret import Secret
 from cloudagent.serf.process import MEMBER_CHANGE, log_serf_line, serf_argv, serf_config
 from cloudagent.serf.rpc import SerfError, SerfRPC, SerfRPCError, Subscription
 
@@ -70,7 +73,11 @@ class Agent:
         self._stop = asyncio.Event()
         self.hosts = ManagedFile(self.paths.hosts)
         self.reconciler = Reconciler(
-            config.domain, config.failed_grace, load_failures(self.paths.failures)
+            config.domain,
+            config.failed_grace,
+            load_failures(self.paths.failures),
+            arrivals=load_arrivals(self.paths.arrivals),
+            self_name=config.node_name,
         )
         self.dnsmasq = Dnsmasq(
             config.dnsmasq_bin,
@@ -121,8 +128,22 @@ class Agent:
                 handle.write(text)
             log.info("%s now points at this node's dnsmasq (%s)", path, self.config.dns_listen)
 
+    def _ensure_rpc_token(self) -> None:
+        """Closed by default: without SERF_RPC_AUTH, any local user could make serf leave."""
+        if self.config.rpc_auth is not None:
+            return
+        token = Secret(secrets.token_urlsafe(32))
+        write_atomic(self.config.rpc_token_file, token.reveal() + "\n", mode=0o600)
+        self.config = dataclasses.replace(self.config, rpc_auth=token)
+        log.info(
+            "serf RPC requires a token now; generated one in %s (0600), where cloudagent's "
+            "own commands read it",
+            self.config.rpc_token_file,
+        )
+
     def _write_configs(self) -> None:
         prepare_state_dir(self.paths, self.config.dnsmasq_user)
+        self._ensure_rpc_token()
         if self.hosts.text is None:
             # No last good state yet: dnsmasq starts with an empty (but valid) hosts file.
             self.hosts.write(self.reconciler.step([], time.time()).hosts_text)
@@ -179,6 +200,13 @@ class Agent:
             self.config.role,
             ", ".join(f"{k}={v}" for k, v in self.config.describe()[3:10]),
         )
+        if self.config.encrypt_key is None:
+            log.warning(
+                "gossip is open: SERF_ENCRYPT_KEY is not set, so any host that reaches %s can "
+                "join this cluster and claim names; give every node the same key "
+                "(SERF_ENCRYPT_KEY_FILE, made with 'serf keygen')",
+                self.config.serf_bind,
+            )
         tasks = [
             asyncio.create_task(self.dnsmasq.run(), name="dnsmasq"),
             asyncio.create_task(self.serf.run(), name="serf"),
@@ -355,5 +383,7 @@ class Agent:
             self.dnsmasq.reload()
         if cycle.failures_changed:
             write_atomic(self.paths.failures, json.dumps(self.reconciler.failed_since) + "\n")
+        if cycle.arrivals_changed:
+            write_atomic(self.paths.arrivals, self.reconciler.arrivals.to_json())
         log.log(logging.INFO if written else logging.DEBUG, "%s", cycle.summary(written))
         return cycle.next_deadline

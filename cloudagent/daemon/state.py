@@ -10,6 +10,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from cloudagent.arrivals import Arrivals
 from cloudagent.errors import CloudagentError
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,10 @@ class StatePaths:
     @property
     def failures(self) -> Path:
         return self.root / "failed-members.json"
+
+    @property
+    def arrivals(self) -> Path:
+        return self.root / "arrivals.json"
 
 
 def prepare_state_dir(paths: StatePaths, dnsmasq_user: str | None) -> None:
@@ -111,3 +116,18 @@ def load_failures(path: Path) -> dict[str, float]:
     if not isinstance(data, dict):
         return {}
     return {str(k): float(v) for k, v in data.items() if isinstance(v, int | float)}
+
+
+def load_arrivals(path: Path) -> Arrivals:
+    """Who this node saw first, as saved by the last run (first come keeps across restarts)."""
+    try:
+        return Arrivals.from_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Arrivals()
+    except (OSError, ValueError) as exc:
+        log.warning(
+            "ignoring unreadable %s (%s): members present now all count as first seen now",
+            path,
+            exc,
+        )
+        return Arrivals()

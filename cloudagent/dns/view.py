@@ -2,7 +2,9 @@
 
 Rules (DESIGN.md, "DNS semantics"): alive and leaving members are served; left ones are not;
 failed ones are served for a grace period after we first saw them failed; an alive member
-claiming the address of a failed one takes that address over. One PTR per address.
+claiming the address of a failed one takes that address over (an address reused after a
+crash). Otherwise first come keeps: of two members on one address, the senior one is served
+(name and PTR) and the other not at all. One PTR per address.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cloudagent import hostnames
-from cloudagent.members import IPAddress, Member, Status
+from cloudagent.members import IPAddress, Member, Seniority, Status, default_seniority
 
 SERVED = frozenset({Status.ALIVE, Status.LEAVING})
 
@@ -67,8 +69,13 @@ def build_view(
     now: float,
     grace: float,
     domain: str,
+    *,
+    seniority: Seniority = default_seniority,
 ) -> DnsView:
-    """The DNS view of a membership at time ``now`` (seconds, any monotonic origin)."""
+    """The DNS view of a membership at time ``now`` (seconds, any monotonic origin).
+
+    ``seniority`` orders members that claim one FQDN or one address: lowest first keeps it.
+    """
     notes: list[str] = []
     candidates: list[tuple[str, Member]] = []
     in_grace: list[str] = []
@@ -82,7 +89,8 @@ def build_view(
 
     # One FQDN, one member: "a" and "a.<domain>" would otherwise both claim a.<domain>.
     by_fqdn: dict[str, Member] = {}
-    for fqdn, m in sorted(candidates, key=lambda c: (c[1].status not in SERVED, c[1].name)):
+    ranked = sorted(candidates, key=lambda c: (c[1].status not in SERVED, seniority(c[1])))
+    for fqdn, m in ranked:
         if fqdn in by_fqdn:
             notes.append(f"{m.name} not served: {fqdn} is already served for {by_fqdn[fqdn].name}")
             continue
@@ -92,26 +100,31 @@ def build_view(
     for fqdn, m in by_fqdn.items():
         by_address[m.address].append((fqdn, m))
 
-    shorts = Counter(hostnames.short(fqdn) for fqdn in by_fqdn)
-    entries: list[HostEntry] = []
+    served: list[tuple[IPAddress, str]] = []
     for address in sorted(by_address, key=lambda a: (a.version, int(a))):
-        holders = by_address[address]
-        if len(holders) > 1:
-            holders = sorted(holders, key=lambda h: (h[1].status not in SERVED, h[0]))
-            if any(m.status in SERVED for _, m in holders):
-                for fqdn, m in holders:
-                    if m.status not in SERVED:
-                        notes.append(f"{fqdn} (failed) lost {address} to a live member")
-                        in_grace.remove(fqdn)
-                holders = [h for h in holders if h[1].status in SERVED]
-            if len(holders) > 1:
-                claimants = ", ".join(f for f, _ in holders)
-                notes.append(f"{address} is claimed by {claimants}; PTR -> {holders[0][0]}")
-        names: list[str] = []
-        for fqdn, _ in holders:
-            names.append(fqdn)
-            alias = hostnames.short(fqdn)
-            if shorts[alias] == 1:
-                names.append(alias)
-        entries.append(HostEntry(str(address), tuple(names)))
+        holders = sorted(
+            by_address[address], key=lambda h: (h[1].status not in SERVED, seniority(h[1]))
+        )
+        if holders[0][1].status in SERVED:
+            # An address reused after a crash: the live member takes it from the failed one.
+            for fqdn, m in holders:
+                if m.status not in SERVED:
+                    notes.append(f"{fqdn} (failed) lost {address} to a live member")
+                    in_grace.remove(fqdn)
+            holders = [h for h in holders if h[1].status in SERVED]
+        holder = holders[0][0]
+        for fqdn, m in holders[1:]:
+            notes.append(f"member {m.key!r} not served: {address} is already held by {holder}")
+            if fqdn in in_grace:
+                in_grace.remove(fqdn)
+        served.append((address, holder))
+
+    shorts = Counter(hostnames.short(fqdn) for _, fqdn in served)
+    entries = [
+        HostEntry(
+            str(address),
+            (fqdn, hostnames.short(fqdn)) if shorts[hostnames.short(fqdn)] == 1 else (fqdn,),
+        )
+        for address, fqdn in served
+    ]
     return DnsView(tuple(entries), tuple(sorted(in_grace)), tuple(notes))

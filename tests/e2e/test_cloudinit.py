@@ -3,6 +3,7 @@ start command it carries, run against the local engine, starts nodes that join."
 
 from __future__ import annotations
 
+import base64
 import io
 import itertools
 import os
@@ -69,10 +70,29 @@ def test_every_variant_passes_the_cloud_init_schema(args: list[str], tmp_path: P
     )
     assert check.returncode == 0, check.stdout + check.stderr
     doc = yaml.safe_load(text)
-    env_file = next(f for f in doc["write_files"] if f["path"] == "/etc/cloudagent/env")
+    files = _files(text)
+    env_file = files["/etc/cloudagent/env"]
     assert env_file["permissions"] == "0600"
-    assert f"SERF_ENCRYPT_KEY={KEY}" in env_file["content"]
+    # The key is a mounted 0600 file, not an environment variable `docker inspect` would show.
+    assert KEY not in env_file["content"]
+    assert "SERF_ENCRYPT_KEY_FILE=/run/secrets/cloudagent/serf.key" in env_file["content"]
+    key_file = files["/etc/cloudagent/serf.key"]
+    assert (key_file["permissions"], key_file["content"].strip()) == ("0600", KEY)
     assert "docker.io" in doc["packages"]
+
+
+def test_a_server_without_a_key_gets_a_new_one_and_an_agent_must_be_given_it() -> None:
+    first, second = render("--role", "server"), render("--role", "server")
+    keys = [_files(t)["/etc/cloudagent/serf.key"]["content"].strip() for t in (first, second)]
+    assert keys[0] != keys[1] and all(len(base64.b64decode(k)) == 32 for k in keys)
+    assert "sudo cat /etc/cloudagent/serf.key" in first  # how to fetch it for the next node
+    err = io.StringIO()
+    agent = ["cloudinit", "render", "--role", "agent", "--join-ip", "10.0.0.5"]
+    assert main(agent, environ={}, stdout=io.StringIO(), stderr=err) == 1
+    assert "an agent needs the cluster's gossip key" in err.getvalue()
+    opened = render("--role", "agent", "--join-ip", "10.0.0.5", "--no-encrypt")
+    assert "/etc/cloudagent/serf.key" not in _files(opened)
+    assert "Gossip is OPEN" in opened
 
 
 def test_bad_input_is_refused_with_every_reason() -> None:
@@ -119,7 +139,11 @@ def start_from_user_data(text: str, network: str, name: str, conf: Path) -> None
     """What cloud-init does with our user-data, minus installing Docker: write the files (under
     ``conf``) and run the start command, pointed at a test network instead of the host's."""
     files = _files(text)
-    (conf / "env").write_text(files["/etc/cloudagent/env"]["content"])
+    for path, entry in files.items():
+        if path.startswith("/etc/cloudagent/"):
+            target = conf / path.removeprefix("/etc/cloudagent/")
+            target.write_text(entry["content"])
+            target.chmod(int(entry["permissions"], 8))
     script = conf / "cloudagent-start"
     script.write_text(files["/usr/local/sbin/cloudagent-start"]["content"])
     script.chmod(0o755)
@@ -181,5 +205,7 @@ def test_rendered_start_command_runs_nodes_that_join(
         wait_for(joined, timeout=60, interval=0.5, what="the cloud-init node joined")
         code, out = agent.exec_run(["getent", "hosts", "srv.cluster.internal"])
         assert code == 0 and server_ip.encode() in out
-        # The gossip key came through the 0600 env file, never the command line.
+        # The gossip key came through a mounted 0600 file: not in argv, not in the environment.
+        agent.reload()
         assert KEY not in " ".join(agent.attrs["Args"])
+        assert not any(KEY in variable for variable in agent.attrs["Config"]["Env"])

@@ -58,6 +58,34 @@ def test_cluster_up_provision_add_stop_kill_down(
             code, out = launcher.exec(observer.name, ["dig", "+short", "-x", target.address])
             assert (code, out.strip()) == (0, f"{target.fqdn}."), (observer.name, target.name)
 
+    # Closed by default: a gossip key was generated, reaches the nodes as a mounted 0600 file
+    # (not in `docker inspect`'s environment), and a serf without it cannot join.
+    key = launcher.key_file(prefix).read_text().strip()
+    assert launcher.key_file(prefix).stat().st_mode & 0o777 == 0o600
+    for node in nodes:
+        attrs = engine.containers.get(node.name).attrs
+        assert not any(key in variable for variable in attrs["Config"]["Env"])
+        assert key not in " ".join(attrs["Args"])
+    intruder = engine.containers.run(
+        image,
+        entrypoint=["serf"],
+        command=["agent", "-node", "intruder", "-join", nodes[0].address, "-tag", "role=server"],
+        name=f"{prefix}-intruder",
+        network=spec.network,
+        labels={LABEL: prefix},
+        detach=True,
+    )
+    try:
+        assert intruder.wait(timeout=60)["StatusCode"] != 0
+    finally:
+        intruder.remove(force=True)
+    assert (
+        _member(launcher, nodes[1], Node("intruder", "intruder.cluster.internal", "", "", "", 0))
+        == {}
+    )
+    code, _ = launcher.exec(nodes[0].name, ["serf", "members"])
+    assert code != 0  # serf's RPC wants the token the agent generated; cloudagent reads it
+
     # The blueprint is provisioned on the emulator; every host under the name our DNS serves.
     server = nodes[0]
     wait_for(

@@ -65,16 +65,18 @@ def raw_serf(make_cluster: MakeCluster) -> Iterator[Callable[..., subprocess.Pop
     """Start plain serf agents (not cloudagent) that join a cluster: Serf accepts any name."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(name: str, address: str, join: str, *tags: str) -> subprocess.Popen[bytes]:
+    def start(
+        name: str, address: str, join: str, *tags: str, port: int = 7946, rpc_port: int = 7373
+    ) -> subprocess.Popen[bytes]:
         argv = [
             "serf",
             "agent",
             "-node",
             name,
             "-bind",
-            f"{address}:7946",
+            f"{address}:{port}",
             "-rpc-addr",
-            f"{address}:7373",
+            f"{address}:{rpc_port}",
             "-join",
             f"{join}:7946",
             "-log-level",

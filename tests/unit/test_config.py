@@ -140,3 +140,26 @@ def test_resolv_conf_upstreams_skip_our_own_listener() -> None:
 def test_bad_endpoints(text: str) -> None:
     with pytest.raises(ValueError):
         config.parse_endpoint(text)
+
+
+def test_generated_rpc_token_is_read_from_the_state_dir(tmp_path: Path) -> None:
+    env = {"CLOUDAGENT_STATE_DIR": str(tmp_path)}
+    assert load(env).rpc_auth is None  # no agent has run here yet
+    token = tmp_path / "serf" / "rpc-token"
+    token.parent.mkdir()
+    token.write_text("t0ken\n")
+    token.chmod(0o600)
+    cfg = load(env)
+    assert cfg.rpc_token_file == token
+    assert cfg.rpc_auth is not None and cfg.rpc_auth.reveal() == "t0ken"
+    # The operator's own token wins; a token others may read is not used.
+    given = load({**env, "SERF_RPC_AUTH": "mine"}).rpc_auth
+    assert given is not None and given.reveal() == "mine"
+    token.chmod(0o644)
+    assert load(env).rpc_auth is None
+
+
+def test_new_gossip_keys_are_valid_and_differ() -> None:
+    first, second = config.new_gossip_key(), config.new_gossip_key()
+    assert first != second
+    assert config.encrypt_key(first.reveal()) == first

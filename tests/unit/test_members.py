@@ -49,7 +49,9 @@ def test_names_equal_after_folding_keep_the_live_one() -> None:
     (member,) = membership.members
     assert member.address == ipaddress.ip_address("10.0.0.2")
     assert member.status is Status.ALIVE
-    assert "folding to lower case" in membership.problems[0]
+    assert membership.problems == (
+        "member 'NODE1.test' dropped: node1.test is already held by member 'node1.test'",
+    )
 
 
 @pytest.mark.parametrize(
@@ -102,3 +104,97 @@ def test_members_are_sorted_by_name() -> None:
         [raw("b.test", b"\x0a\x00\x00\x02"), raw("a.test", b"\x0a\x00\x00\x01")]
     )
     assert [m.name for m in membership.members] == ["a.test", "b.test"]
+
+
+def test_non_ascii_name_is_dropped_even_when_it_folds_to_ascii() -> None:
+    # The Kelvin sign lower-cases to "k" in Python: it must not pose as kelvin.test.
+    membership = parse_members([raw("\u212aelvin.test"), raw("kelvin.test", b"\x0a\x00\x00\x02")])
+    assert [m.name for m in membership.members] == ["kelvin.test"]
+    assert membership.problems == (
+        "member '\u212aelvin.test' dropped: invalid host name (not ASCII)",
+    )
+
+
+def test_upper_case_name_is_folded_when_nobody_holds_the_folded_name() -> None:
+    (member,) = parse_members([raw("P4N3")]).members
+    assert (member.name, member.key, member.canonical) == ("p4n3", "P4N3", False)
+
+
+def test_name_conflict_goes_to_the_senior_member() -> None:
+    entries = [raw("P4N3", b"\x0a\x00\x00\x01"), raw("p4n3", b"\x0a\x00\x00\x02")]
+    membership = parse_members(entries, seniority=lambda m: m.key != "P4N3")
+    ((member,), problems) = membership.members, membership.problems
+    assert member.key == "P4N3"
+    assert problems == ("member 'p4n3' dropped: p4n3 is already held by member 'P4N3'",)
+    # Without history the name Serf already spells in lower case wins.
+    (member,) = parse_members(entries).members
+    assert member.key == "p4n3"
+
+
+def test_a_member_that_left_holds_no_name() -> None:
+    entries = [raw("p4n3", b"\x0a\x00\x00\x01", "left"), raw("P4N3", b"\x0a\x00\x00\x02")]
+    (member,) = parse_members(entries).members
+    assert member.key == "P4N3"
+
+
+def test_short_and_dotted_name_of_one_fqdn_conflict() -> None:
+    entries = [raw("a", b"\x0a\x00\x00\x01"), raw("a.c.internal", b"\x0a\x00\x00\x02")]
+    membership = parse_members(entries, domain="c.internal", seniority=lambda m: m.key != "a")
+    (member,) = membership.members
+    assert member.key == "a"
+    assert "a.c.internal is already held by member 'a'" in membership.problems[0]
+
+
+@pytest.mark.parametrize("name", ["www.example.com", "c.internal", "x.notc.internal"])
+def test_names_outside_the_domain_are_dropped(name: str) -> None:
+    membership = parse_members([raw(name), raw("ok", b"\x0a\x00\x00\x02")], domain="c.internal")
+    assert [m.name for m in membership.members] == ["ok"]
+    assert membership.problems == (
+        f"member {name!r} dropped: {name} is outside the cluster domain c.internal",
+    )
+
+
+def test_names_inside_the_domain_are_kept() -> None:
+    entries = [raw("a"), raw("b.c.internal", b"\x0a\x00\x00\x02"), raw("d.e.c.internal", "::2")]
+    membership = parse_members(entries, domain="c.internal")
+    assert [m.name for m in membership.members] == ["a", "b.c.internal", "d.e.c.internal"]
+
+
+@pytest.mark.parametrize(
+    ("addr", "reason"),
+    [
+        (b"\x00\x00\x00\x00", "0.0.0.0 (unspecified)"),
+        ("::", ":: (unspecified)"),
+        (b"\xe0\x00\x00\x01", "224.0.0.1 (multicast)"),
+        (b"\xef\xff\xff\xff", "239.255.255.255 (multicast)"),
+        ("ff02::1", "ff02::1 (multicast)"),
+        (b"\xff\xff\xff\xff", "255.255.255.255 (broadcast)"),
+    ],
+)
+def test_unusable_addresses_drop_the_member(addr: object, reason: str) -> None:
+    membership = parse_members([raw("node1.test", addr)])
+    assert membership.members == ()
+    assert membership.problems == (f"member 'node1.test' dropped: unusable address {reason}",)
+
+
+def test_loopback_and_other_addresses_never_mix() -> None:
+    entries = [raw("lo", b"\x7f\x00\x00\x0b"), raw("net", b"\x0a\x00\x00\x01")]
+    on_loopback = parse_members(entries, loopback=True)
+    assert [m.name for m in on_loopback.members] == ["lo"]
+    assert on_loopback.problems == (
+        "member 'net' dropped: address 10.0.0.1 does not belong in a loopback cluster",
+    )
+    off_loopback = parse_members(entries, loopback=False)
+    assert [m.name for m in off_loopback.members] == ["net"]
+    assert "127.0.0.11 does not belong in a non-loopback cluster" in off_loopback.problems[0]
+    assert len(parse_members(entries).members) == 2  # no rule when the caller does not know
+
+
+@pytest.mark.parametrize("role", ["ambari-server", "Server", "server ", "leader", ""])
+def test_unknown_role_is_ignored(role: str) -> None:
+    membership = parse_members([raw("node1.test", role=role)])
+    (member,) = membership.members
+    assert member.role is None
+    assert membership.problems == (
+        f"member 'node1.test': tag 'role'={role!r} ignored (not a role: server, agent)",
+    )

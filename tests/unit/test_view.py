@@ -55,14 +55,23 @@ def test_alive_member_takes_over_the_address_of_a_failed_one() -> None:
     assert any("lost 10.0.0.5" in note for note in view.notes)
 
 
-def test_two_live_members_on_one_address_get_one_ptr() -> None:
-    view = build_view(
-        [member("b", "10.0.0.9"), member("a", "10.0.0.9")], {}, now=0, grace=1, domain=DOMAIN
+def test_two_live_members_on_one_address_serve_only_the_senior() -> None:
+    # First come keeps: the other member is not served at all (it used to share the line).
+    members = [member("b", "10.0.0.9"), member("a", "10.0.0.9")]
+    view = build_view(members, {}, now=0, grace=1, domain=DOMAIN)
+    assert view.entries == (HostEntry("10.0.0.9", ("a.cluster.internal", "a")),)
+    assert view.notes == ("member 'b' not served: 10.0.0.9 is already held by a.cluster.internal",)
+    senior_b = build_view(
+        members, {}, now=0, grace=1, domain=DOMAIN, seniority=lambda m: m.name != "b"
     )
-    (entry,) = view.entries
-    assert entry.names[0] == "a.cluster.internal"
-    assert set(entry.names) == {"a.cluster.internal", "a", "b.cluster.internal", "b"}
-    assert any("claimed by" in note for note in view.notes)
+    assert senior_b.entries == (HostEntry("10.0.0.9", ("b.cluster.internal", "b")),)
+
+
+def test_failed_members_on_one_address_keep_one_in_grace() -> None:
+    members = [member("a", "10.0.0.9", Status.FAILED), member("b", "10.0.0.9", Status.FAILED)]
+    view = build_view(members, {"a": 0.0, "b": 0.0}, now=1, grace=60, domain=DOMAIN)
+    assert view.entries == (HostEntry("10.0.0.9", ("a.cluster.internal", "a")),)
+    assert view.in_grace == ("a.cluster.internal",)
 
 
 def test_ambiguous_short_alias_is_not_served() -> None:
