@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from cloudagent.config import encrypt_key
-from cloudagent.errors import CloudagentError
-from cloudagent.secret import Secret, from_env
+from cloudagent.environ import Collector
+from cloudagent.errors import ExitStatus
 from cloudagent.userdata import UserData, render
 
 
@@ -42,17 +42,14 @@ def register(sub: Any) -> None:
 
 
 def _render(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    secrets: dict[str, Secret] = {}
-    key = from_env(env, "SERF_ENCRYPT_KEY")
-    if key is not None:
-        try:
-            secrets["SERF_ENCRYPT_KEY"] = encrypt_key(key)
-        except ValueError as exc:
-            raise CloudagentError(f"SERF_ENCRYPT_KEY: {exc}") from None
-    for name in ("DEFAULT_PASSWORD", "AMBARI_PASSWORD"):
-        value = from_env(env, name)
-        if value is not None:
-            secrets[name] = Secret(value)
+    c = Collector(env)
+    found = {
+        "SERF_ENCRYPT_KEY": c.secret("SERF_ENCRYPT_KEY", encrypt_key),
+        "DEFAULT_PASSWORD": c.secret("DEFAULT_PASSWORD"),
+        "AMBARI_PASSWORD": c.secret("AMBARI_PASSWORD"),
+    }
+    c.finish()
+    secrets = {name: value for name, value in found.items() if value is not None}
     out.write(
         render(
             UserData(
@@ -70,4 +67,4 @@ def _render(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
             )
         )
     )
-    return 0
+    return ExitStatus.OK

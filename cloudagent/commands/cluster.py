@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from cloudagent.config import resolv_conf_upstreams
 from cloudagent.endpoint import Endpoint
+from cloudagent.errors import ExitStatus
 from cloudagent.files import read_text
 
 if TYPE_CHECKING:
@@ -95,12 +96,12 @@ def _launcher(out: TextIO) -> Launcher:
 
 def _up(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     _launcher(out).up(_spec(args, env, args.nodes), timeout=args.timeout)
-    return 0
+    return ExitStatus.OK
 
 
 def _add(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     _launcher(out).add(_spec(args, env), timeout=args.timeout)
-    return 0
+    return ExitStatus.OK
 
 
 def _ls(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -110,10 +111,10 @@ def _ls(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
-    return 0
+    return ExitStatus.OK
 
 
 def _down(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     containers, networks = _launcher(out).down(args.prefix)
     out.write(f"removed {containers} container(s) and {networks} network(s)\n")
-    return 0
+    return ExitStatus.OK

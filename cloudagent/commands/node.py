@@ -12,14 +12,13 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from cloudagent import config
-from cloudagent.ambari.settings import AmbariSettings, load_ambari
+from cloudagent.ambari.settings import AmbariSettings, collect_ambari
 from cloudagent.daemon.state import StatePaths, load_failures
-from cloudagent.errors import ConfigError
+from cloudagent.environ import Collector
+from cloudagent.errors import ExitStatus
 from cloudagent.members import Membership, parse_members
 from cloudagent.reconcile import Reconciler
 from cloudagent.serf.rpc import SerfRPC
-
-EXIT_OK = 0
 
 
 def register(sub: Any) -> None:
@@ -93,7 +92,7 @@ def _members(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> i
     if args.json:
         json.dump({"members": rows, "dropped": list(membership.problems)}, out, indent=2)
         out.write("\n")
-        return EXIT_OK
+        return ExitStatus.OK
     table: list[tuple[str, ...]] = [("NAME", "ADDRESS", "ROLE", "STATUS")] + [
         (r["fqdn"], f"{r['address']}:{r['port']}", r["role"], r["status"]) for r in rows
     ]
@@ -103,7 +102,7 @@ def _members(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> i
         out.write("\n")
     for problem in membership.problems:
         out.write(f"# {problem}\n")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def _hosts(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -112,25 +111,18 @@ def _hosts(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int
     failures = load_failures(StatePaths(cfg.state_dir).failures)
     cycle = Reconciler(cfg.domain, cfg.failed_grace, failures).step(raw, time.time())
     out.write(cycle.hosts_text)
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def load_all(
     env: Mapping[str, str], role: str | None = None
 ) -> tuple[config.Config, AmbariSettings]:
-    """The node's and Ambari's configuration; every problem of both reported at once."""
-    problems: list[str] = []
-    cfg = ambari = None
-    try:
-        cfg = config.load(env, role=role)
-    except ConfigError as exc:
-        problems += exc.problems
-    try:
-        ambari = load_ambari(env)
-    except ConfigError as exc:
-        problems += exc.problems
-    if problems or cfg is None or ambari is None:
-        raise ConfigError(problems)
+    """The node's and Ambari's configuration, read by one collector: every problem of both
+    reported at once."""
+    c = Collector(env)
+    cfg = config.collect(c, role=role)
+    ambari = collect_ambari(c)
+    c.finish()
     return cfg, ambari
 
 
@@ -160,7 +152,7 @@ def _validate_config(args: argparse.Namespace, env: Mapping[str, str], out: Text
     for name, value in rows:
         out.write(f"{name.ljust(width)}  {value}\n")
     out.write("configuration OK\n")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def _status(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -173,7 +165,7 @@ def _status(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
             out.write(json.dumps({"server": None, "phase": "no-server"}) + "\n")
         else:
             out.write("no member has role=server: no Ambari server in this cluster yet\n")
-        return 1
+        return ExitStatus.FAILURE
     server = servers[0]
     tags = {k.removeprefix("ambari-"): v for k, v in server.tags.items() if k.startswith("ambari-")}
     phase = tags.get("phase", "starting")
@@ -188,7 +180,7 @@ def _status(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
             f"({server.status.value}): {phase}{request}{progress}, "
             f"hosts {tags.get('hosts', '?')}\n"
         )
-    return 1 if phase in ("failed", "error") else 0
+    return ExitStatus.FAILURE if phase in ("failed", "error") else ExitStatus.OK
 
 
 def _health(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -199,7 +191,7 @@ def _health(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
     me = membership.by_name().get(cfg.node_name)
     if me is None or me.status.value != "alive":
         out.write(f"unhealthy: serf does not list {cfg.node_name} as alive\n")
-        return 1
+        return ExitStatus.FAILURE
     from cloudagent.dns.query import DNSError, Lookup  # noqa: PLC0415 - `run` needs no dnspython
 
     lookup = Lookup(cfg.dns_listen, timeout=2.0)
@@ -208,9 +200,9 @@ def _health(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
         reverse = lookup.names(str(me.address))
     except DNSError as exc:
         out.write(f"unhealthy: dnsmasq at {cfg.dns_listen} does not answer ({exc})\n")
-        return 1
+        return ExitStatus.FAILURE
     if forward != [str(me.address)] or reverse != [cfg.fqdn]:
         out.write(f"unhealthy: {cfg.fqdn} -> {forward}, {me.address} -> {reverse}\n")
-        return 1
+        return ExitStatus.FAILURE
     out.write(f"healthy: {cfg.fqdn} {me.address} ({len(membership.members)} members)\n")
-    return 0
+    return ExitStatus.OK
