@@ -139,6 +139,22 @@ def _ip_endpoint(text: str, default_port: int | None) -> Endpoint:
     return endpoint
 
 
+def _placeholder_domain(domain: str) -> str | None:
+    """Why ``domain`` cannot be a cluster's DNS domain although it is a valid name.
+
+    >>> _placeholder_domain("localdomain"), _placeholder_domain("cluster.internal")
+    ('is the placeholder of an unconfigured host', None)
+    """
+    last = domain.rpartition(".")[2]
+    if last == "local":
+        return "is reserved for multicast DNS (RFC 6762): resolvers send it elsewhere"
+    if last == "localhost":
+        return "is reserved for the loopback host (RFC 6761)"
+    if domain == "localdomain":
+        return "is the placeholder of an unconfigured host"
+    return None
+
+
 def _join_endpoint(text: str) -> Endpoint:
     """A SERF_JOIN_IP entry: an IP address or a host name, with an optional port."""
     endpoint = parse_endpoint(text, SERF_PORT)
@@ -205,14 +221,11 @@ def collect(
 
     default_domain = node_name.partition(".")[2] or DEFAULT_DOMAIN
     domain = hostnames.normalise(c.get("MYDOMAIN") or default_domain)
-    if problem := hostnames.hostname_problem(domain):
-        if c.get("MYDOMAIN"):
-            c.problem(f"MYDOMAIN: {domain!r} is not a valid domain ({problem})")
-        elif not hostnames.hostname_problem(node_name):
-            c.problem(
-                f"MYDOMAIN is unset and the domain taken from {node_name!r}, {domain!r}, "
-                f"is not valid ({problem}); set MYDOMAIN"
-            )
+    if (problem := hostnames.hostname_problem(domain)) and c.get("MYDOMAIN"):
+        c.problem(f"MYDOMAIN: {domain!r} is not a valid domain ({problem})")
+    elif problem := _placeholder_domain(domain):
+        source = "MYDOMAIN" if c.get("MYDOMAIN") else f"the domain taken from {node_name!r}"
+        c.problem(f"{source}: {domain!r} {problem}; set MYDOMAIN to the cluster's domain")
 
     no_endpoints: tuple[Endpoint, ...] = ()
     join = c.parse(
