@@ -44,9 +44,12 @@ def register(sub: Any) -> None:
     status = sub.add_parser("status", help="the cluster's provisioning status, from any node")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_status)
-    sub.add_parser("validate-config", help="check the environment's configuration").set_defaults(
-        handler=_validate_config
-    )
+    sub.add_parser(
+        "validate-config",
+        help="check the environment's configuration and this machine: programs, user, ports",
+        description="Every problem is one line; all are reported at once (exit status 2). "
+        "Ports held by this node's running serf or dnsmasq count as free.",
+    ).set_defaults(handler=_validate_config)
 
 
 def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -115,13 +118,20 @@ def _hosts(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int
 
 
 def load_all(
-    env: Mapping[str, str], role: str | None = None
+    env: Mapping[str, str], role: str | None = None, *, check_machine: bool = False
 ) -> tuple[config.Config, AmbariSettings]:
     """The node's and Ambari's configuration, read by one collector: every problem of both
-    reported at once."""
+    (and with ``check_machine``, of this machine: programs, user, ports) reported at once."""
     c = Collector(env)
     cfg = config.collect(c, role=role)
     ambari = collect_ambari(c)
+    if check_machine:
+        from cloudagent import preflight  # noqa: PLC0415 - only validate-config reads /proc
+
+        # A variable that is itself wrong is not checked again against the machine.
+        skip = {problem.partition(":")[0] for problem in c.problems}
+        for problem in preflight.check(cfg, skip=skip):
+            c.problem(problem)
     c.finish()
     return cfg, ambari
 
@@ -146,7 +156,7 @@ def _describe_ambari(s: AmbariSettings, role: str) -> list[tuple[str, str]]:
 
 
 def _validate_config(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    cfg, ambari = load_all(env)
+    cfg, ambari = load_all(env, check_machine=True)
     rows = cfg.describe() + _describe_ambari(ambari, cfg.role)
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

@@ -5,11 +5,19 @@ import pytest
 
 from cloudagent.cli import main
 from cloudagent.errors import ExitStatus
+from tests.unit.loopback import HOST, free_port
 
 
 def run(argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    base = {"CLOUDAGENT_NODE_NAME": "node1", "MYDOMAIN": "cluster.internal"}
+    # validate-config binds the ports: free ones on this checkout's own loopback net.
+    base = {
+        "CLOUDAGENT_NODE_NAME": "node1",
+        "MYDOMAIN": "cluster.internal",
+        "CLOUDAGENT_DNS_LISTEN": f"{HOST}:{free_port()}",
+        "CLOUDAGENT_SERF_BIND": f"{HOST}:{free_port()}",
+        "CLOUDAGENT_SERF_RPC": f"{HOST}:{free_port()}",
+    }
     code = main(argv, environ={**base, **(env or {})}, stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()
 
