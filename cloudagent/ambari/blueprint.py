@@ -1,6 +1,7 @@
 """Offline blueprint validation with Ambari's verdicts, in Ambari's order of checks.
 
-structure -> duplicate name -> configuration -> topology (reference ambari-api.md §2.1, §3.1).
+structure -> duplicate name -> configuration -> topology (BlueprintResourceProvider and
+BlueprintValidatorImpl in ambari-server).
 This module holds the parsed blueprint and the structure and configuration checks; the
 topology passes are in topology.py and the verdict in validate.py. All pure.
 """

@@ -1,5 +1,6 @@
 """Ambari's verdict on registering a blueprint: structure -> duplicate name -> configuration
--> topology, in Ambari's order (reference ambari-api.md §2.1)."""
+-> topology, in Ambari's order (BlueprintResourceProvider, then BlueprintValidatorImpl, in
+ambari-server)."""
 
 from __future__ import annotations
 
