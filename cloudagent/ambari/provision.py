@@ -45,6 +45,7 @@ class ProvisionStatus:
     expected_hosts: int = 0
 
     def tags(self) -> dict[str, str]:
+        """The Serf tags that publish this status (read by ``cloudagent status``)."""
         tags = {
             "ambari-phase": self.phase,
             "ambari-cluster": self.cluster,

@@ -22,9 +22,11 @@ class Verdict:
 
     @property
     def accepted(self) -> bool:
+        """True when Ambari would answer 201 Created."""
         return self.status == 201
 
     def describe(self) -> str:
+        """One line: accepted, or the status and Ambari's message."""
         return (
             "accepted (201 Created)" if self.accepted else f"rejected: {self.status} {self.message}"
         )

@@ -13,6 +13,7 @@ from cloudagent.userdata import UserData, render
 
 
 def register(sub: Any) -> None:
+    """Add ``cloudinit render``."""
     ci = sub.add_parser("cloudinit", help="cloud-init user-data for cloud VMs")
     csub = ci.add_subparsers(dest="cloudinit_command", metavar="ACTION", required=True)
     r = csub.add_parser(

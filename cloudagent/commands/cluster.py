@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
+    """Add ``cluster up|add|ls|down``."""
     cluster = sub.add_parser("cluster", help="a local cluster of cloudagent containers (Docker)")
     csub = cluster.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
     up = csub.add_parser("up", help="start N nodes; wait until every node resolves every other")

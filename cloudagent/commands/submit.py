@@ -18,6 +18,7 @@ BAR = 30
 
 
 def register(bsub: Any) -> None:
+    """Add ``blueprint submit``."""
     submit = bsub.add_parser(
         "submit",
         help="register a blueprint and create a cluster from it",

@@ -38,6 +38,7 @@ class ClusterSpec:
 
     @property
     def network(self) -> str:
+        """The Docker network the cluster's containers share."""
         return f"{self.prefix}-cloudagent"
 
 
@@ -92,11 +93,13 @@ class Launcher:
     # --- queries --------------------------------------------------------------------------
 
     def containers(self, prefix: str | None = None) -> list[Container]:
+        """Containers we started, of one cluster (``prefix``) or of all."""
         label = f"{LABEL}={prefix}" if prefix else LABEL
         found = self.client.containers.list(all=True, filters={"label": label})
         return sorted(found, key=lambda c: int(c.labels.get(INDEX_LABEL, "0")))
 
     def nodes(self, prefix: str | None = None) -> list[Node]:
+        """The nodes of one cluster (``prefix``) or of all, in node order."""
         result = []
         for c in self.containers(prefix):
             c.reload()
