@@ -10,11 +10,17 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import docker
-import docker.errors
-from docker.models.containers import Container
-
 from cloudagent.errors import CloudagentError
+
+try:
+    import docker
+    import docker.errors
+    from docker.models.containers import Container
+except ImportError:  # an optional extra: the agent image does not need it
+    raise CloudagentError(
+        "the Docker SDK for Python is not installed; install it with: "
+        "pip install 'cloudagent[docker]'"
+    ) from None
 
 LABEL = "cloudagent.cluster"
 INDEX_LABEL = "cloudagent.index"
@@ -52,6 +58,7 @@ class Node:
     role: str
     status: str
     index: int
+    cluster: str = ""  # its prefix
 
 
 def ambari_env(spec: ClusterSpec, role: str) -> dict[str, str]:
@@ -114,9 +121,20 @@ class Launcher:
                     role=c.labels.get(ROLE_LABEL, "?"),
                     status=c.status,
                     index=int(c.labels.get(INDEX_LABEL, "0")),
+                    cluster=c.labels.get(LABEL, "?"),
                 )
             )
         return result
+
+    def clusters(self) -> dict[str, list[Node]]:
+        """Every cloudagent cluster on the engine: prefix -> its nodes (none when only its
+        network is left)."""
+        found: dict[str, list[Node]] = {}
+        for network in self.client.networks.list(filters={"label": LABEL}):
+            found.setdefault(network.attrs.get("Labels", {}).get(LABEL, "?"), [])
+        for node in self.nodes():
+            found.setdefault(node.cluster, []).append(node)
+        return dict(sorted(found.items()))
 
     # --- changes --------------------------------------------------------------------------
 
@@ -251,3 +269,21 @@ def describe(nodes: Sequence[Node]) -> list[tuple[str, ...]]:
     """Rows for ``cluster ls``."""
     rows: list[tuple[str, ...]] = [("NAME", "FQDN", "ADDRESS", "ROLE", "STATUS")]
     return rows + [(n.name, n.fqdn, n.address, n.role, n.status) for n in nodes]
+
+
+def describe_clusters(clusters: Mapping[str, Sequence[Node]]) -> list[tuple[str, ...]]:
+    """Rows for ``cluster ls`` without ``--prefix``: one per cluster, as ``docker compose ls``.
+
+    >>> node = Node("node1", "node1.x", "10.0.0.2", "server", "running", 1, "node")
+    >>> describe_clusters({"node": [node], "old": []})[1:]
+    [('node', 'running(1)', 'node1.x'), ('old', 'network only', '')]
+    """
+    rows: list[tuple[str, ...]] = [("CLUSTER", "STATUS", "SERVER")]
+    for prefix, nodes in clusters.items():
+        counts: dict[str, int] = {}
+        for node in nodes:
+            counts[node.status] = counts.get(node.status, 0) + 1
+        status = ", ".join(f"{k}({v})" for k, v in sorted(counts.items())) or "network only"
+        server = next((n.fqdn for n in nodes if n.role == "server"), "")
+        rows.append((prefix, status, server))
+    return rows
