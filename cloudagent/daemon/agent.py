@@ -22,6 +22,7 @@ from cloudagent.daemon.state import StatePaths, load_failures, prepare_state_dir
 from cloudagent.daemon.supervise import Child
 from cloudagent.dns.dnsmasq import Dnsmasq
 from cloudagent.dns.render import render_dnsmasq_conf, served_entries
+from cloudagent.endpoint import Endpoint
 from cloudagent.files import ManagedFile, read_text, write_atomic
 from cloudagent.pacing import Pacer
 from cloudagent.reconcile import Reconciler
@@ -92,7 +93,7 @@ class Agent:
 
     # --- set-up ---------------------------------------------------------------------------
 
-    def _upstreams(self) -> tuple[Any, ...]:
+    def _upstreams(self) -> tuple[Endpoint, ...]:
         if self.config.dns_upstream is not None:
             return self.config.dns_upstream
         # The resolvers this node started with: saved before we took resolv.conf over.
@@ -177,7 +178,7 @@ class Agent:
             "starting %s as %s (%s)",
             self.config.fqdn,
             self.config.role,
-            ", ".join(f"{k}={v}" for k, v in self.config.describe()[3:10]),
+            self.config.summary(),
         )
         tasks = [
             asyncio.create_task(self.dnsmasq.run(), name="dnsmasq"),
