@@ -1,7 +1,8 @@
 """The two systems under test, started the same way on loopback addresses.
 
 * cloudagent: ``cloudagent run`` per node (serf + dnsmasq supervised by it).
-* baseline: the 2014 design re-created from reference/original-system.md §1.3-1.4: a Serf
+* baseline: the 2014 design of SequenceIQ's docker-serf image (github.com/sequenceiq/docker-serf)
+  re-created: a Serf
   ``-event-handler`` script that, on every member event, lists the alive members, rewrites a
   dnsmasq config file with ``address=`` and ``ptr-record=`` lines, and restarts dnsmasq.
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -10,9 +11,7 @@ from typing import TextIO
 
 from cloudagent import __version__
 from cloudagent.commands import blueprint, cloudinit, cluster, emulator, node
-from cloudagent.errors import CloudagentError, ConfigError
-
-EXIT_FAILURE, EXIT_USAGE = 1, 2
+from cloudagent.errors import CloudagentError, ConfigError, ExitStatus, UsageError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,19 +43,21 @@ def main(
     err = stderr or sys.stderr
     parser = _parser()
     try:
-        args = parser.parse_args(argv)
+        # argparse prints help, usage and errors to sys.stdout/sys.stderr itself.
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed usage or help
-        return int(exc.code or 0)
+        return ExitStatus.USAGE if exc.code else ExitStatus.OK
     try:
         code: int = args.handler(args, env, out)
-    except ConfigError as exc:
+    except (ConfigError, UsageError) as exc:
         print(f"cloudagent: {exc}", file=err)
-        return EXIT_USAGE
+        return ExitStatus.USAGE
     except CloudagentError as exc:
         if args.debug:
             raise
         print(f"cloudagent: {exc}", file=err)
-        return EXIT_FAILURE
+        return ExitStatus.FAILURE
     except KeyboardInterrupt:
-        return 130
+        return ExitStatus.INTERRUPTED
     return code

@@ -12,22 +12,22 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal, TypeVar
+from typing import Final, Literal
 
 from cloudagent import hostnames
 from cloudagent.endpoint import Endpoint
-from cloudagent.errors import ConfigError
+from cloudagent.environ import Collector
 from cloudagent.secret import Secret, read_secret_file
 
 Role = Literal["server", "agent"]
 ROLES: Final[tuple[Role, ...]] = ("server", "agent")
 SERF_PORT: Final = 7946
-_T = TypeVar("_T")
 DEFAULT_DOMAIN: Final = "cluster.internal"
 DEFAULT_GRACE: Final = 300.0
 # Where the agent keeps the RPC token it generates when SERF_RPC_AUTH is not given (0600,
 # inside the 0700 serf directory): our own commands read it from there.
 RPC_TOKEN_FILE: Final = Path("serf") / "rpc-token"
+MAX_GRACE: Final = 7 * 24 * 3600.0  # a week: longer is surely a typo (ms meant?)
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,17 @@ class Config:
             ("state dir", str(self.state_dir)),
             ("failed grace", f"{self.failed_grace:g}s"),
         ]
+
+    def summary(self) -> str:
+        """The settings worth one line in the start-up log, ``name=value`` joined by commas;
+        secrets masked."""
+        rows = dict(self.describe())
+        return ", ".join(f"{name.replace(' ', '-')}={rows[name]}" for name in _SUMMARY)
+
+
+_SUMMARY: Final = (
+    "domain", "join", "advertise", "gossip encryption", "rpc auth", "serf bind", "serf rpc",
+)  # fmt: skip
 
 
 def _describe_upstream(upstream: tuple[Endpoint, ...] | None) -> str:
@@ -137,6 +148,37 @@ def _ip_endpoint(text: str, default_port: int | None) -> Endpoint:
     return endpoint
 
 
+def _placeholder_domain(domain: str) -> str | None:
+    """Why ``domain`` cannot be a cluster's DNS domain although it is a valid name.
+
+    >>> _placeholder_domain("localdomain"), _placeholder_domain("cluster.internal")
+    ('is the placeholder of an unconfigured host', None)
+    """
+    last = domain.rpartition(".")[2]
+    if last == "local":
+        return "is reserved for multicast DNS (RFC 6762): resolvers send it elsewhere"
+    if last == "localhost":
+        return "is reserved for the loopback host (RFC 6761)"
+    if domain == "localdomain":
+        return "is the placeholder of an unconfigured host"
+    return None
+
+
+def _join_endpoint(text: str) -> Endpoint:
+    """A SERF_JOIN_IP entry: an IP address or a host name, with an optional port."""
+    endpoint = parse_endpoint(text, SERF_PORT)
+    host = endpoint.host
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        problem = hostnames.hostname_problem(hostnames.normalise(host))
+    else:
+        problem = None
+    if problem:
+        raise ValueError(f"{text.strip()!r} is neither an IP address nor a host name ({problem})")
+    return endpoint
+
+
 def encrypt_key(text: str) -> Secret:
     """A validated Serf gossip key (base64 of 16, 24 or 32 bytes)."""
     try:
@@ -153,51 +195,6 @@ def new_gossip_key() -> Secret:
     return Secret(base64.b64encode(secrets.token_bytes(32)).decode())
 
 
-class _Collector:
-    """Reads variables and gathers every problem instead of stopping at the first."""
-
-    def __init__(self, environ: Mapping[str, str], read_file: Callable[[Path], str]) -> None:
-        self.environ = environ
-        self.read_file = read_file
-        self.problems: list[str] = []
-
-    def get(self, name: str) -> str | None:
-        value = self.environ.get(name)
-        return value.strip() if value is not None and value.strip() else None
-
-    def parse(self, name: str, default: _T, parser: Callable[[str], _T]) -> _T:
-        raw = self.get(name)
-        if raw is None:
-            return default
-        try:
-            return parser(raw)
-        except ValueError as exc:
-            self.problems.append(f"{name}: {exc}")
-            return default
-
-    def secret(self, name: str, check: Callable[[str], Secret] = Secret) -> Secret | None:
-        file_var = f"{name}_FILE"
-        if self.get(name) and self.get(file_var):
-            self.problems.append(f"{name} and {file_var} are both set; keep one")
-            return None
-        value = self.get(name)
-        path = self.get(file_var)
-        if path is not None:
-            try:
-                value = self.read_file(Path(path)).strip()
-            except OSError as exc:
-                self.problems.append(f"{file_var}: cannot read {path}: {exc.strerror or exc}")
-                return None
-        if value is None:
-            return None
-        try:
-            return check(value)
-        except ValueError as exc:
-            # Never echo the value: it is a secret even when it is malformed.
-            self.problems.append(f"{name}: {exc}")
-            return None
-
-
 def load(
     environ: Mapping[str, str] | None = None,
     *,
@@ -208,18 +205,30 @@ def load(
 ) -> Config:
     """Build a Config from ``environ`` (default: ``os.environ``); raise ConfigError listing all
     problems. ``role`` (the ``run`` argument) takes precedence over ``AMBARI_ROLE``."""
-    env = os.environ if environ is None else environ
-    c = _Collector(env, read_file)
+    c = Collector(os.environ if environ is None else environ, read_file)
+    config = collect(c, role=role, default_node_name=default_node_name, is_root=is_root)
+    c.finish()
+    return config
 
+
+def collect(
+    c: Collector,
+    *,
+    role: str | None = None,
+    default_node_name: Callable[[], str] = socket.getfqdn,
+    is_root: bool | None = None,
+) -> Config:
+    """Read the agent's variables through ``c``; the problems stay in ``c`` (see
+    :meth:`Collector.finish`), and the Config returned then holds defaults in their place."""
     role_text = (role or c.get("AMBARI_ROLE") or "agent").lower()
     if role_text not in ROLES:
-        c.problems.append(f"AMBARI_ROLE: {role_text!r} is not a role; use 'server' or 'agent'")
+        c.problem(f"AMBARI_ROLE: {role_text!r} is not a role; use 'server' or 'agent'")
         role_text = "agent"
 
     node_name = hostnames.normalise(c.get("CLOUDAGENT_NODE_NAME") or default_node_name())
     if problem := hostnames.hostname_problem(node_name):
         source = "CLOUDAGENT_NODE_NAME" if c.get("CLOUDAGENT_NODE_NAME") else "this host's FQDN"
-        c.problems.append(
+        c.problem(
             f"{source}: {node_name!r} is not a valid host name ({problem}); "
             "set CLOUDAGENT_NODE_NAME to an RFC 1123 name such as node1.cluster.internal"
         )
@@ -227,13 +236,16 @@ def load(
     default_domain = node_name.partition(".")[2] or DEFAULT_DOMAIN
     domain = hostnames.normalise(c.get("MYDOMAIN") or default_domain)
     if (problem := hostnames.hostname_problem(domain)) and c.get("MYDOMAIN"):
-        c.problems.append(f"MYDOMAIN: {domain!r} is not a valid domain ({problem})")
+        c.problem(f"MYDOMAIN: {domain!r} is not a valid domain ({problem})")
+    elif problem := _placeholder_domain(domain):
+        source = "MYDOMAIN" if c.get("MYDOMAIN") else f"the domain taken from {node_name!r}"
+        c.problem(f"{source}: {domain!r} {problem}; set MYDOMAIN to the cluster's domain")
 
     no_endpoints: tuple[Endpoint, ...] = ()
     join = c.parse(
         "SERF_JOIN_IP",
         no_endpoints,
-        lambda v: tuple(parse_endpoint(part, SERF_PORT) for part in v.split(",") if part.strip()),
+        lambda v: tuple(_join_endpoint(part) for part in v.split(",") if part.strip()),
     )
     advertise = c.parse("SERF_ADVERTISE_IP", None, lambda v: str(ipaddress.ip_address(v)))
     serf_bind = c.parse(
@@ -245,7 +257,7 @@ def load(
         "CLOUDAGENT_SERF_RPC", Endpoint("127.0.0.1", 7373), lambda v: _ip_endpoint(v, 7373)
     )
     if not serf_rpc.is_loopback:
-        c.problems.append(
+        c.problem(
             f"CLOUDAGENT_SERF_RPC: {serf_rpc} is not a loopback address; "
             "the RPC port controls the agent and must stay on 127.0.0.0/8 or ::1"
         )
@@ -266,17 +278,32 @@ def load(
             )
         )
 
-    grace = c.parse("CLOUDAGENT_FAILED_GRACE", DEFAULT_GRACE, parse_duration)
+    grace = c.number(
+        "CLOUDAGENT_FAILED_GRACE",
+        DEFAULT_GRACE,
+        low=0,
+        high=MAX_GRACE,
+        parser=parse_duration,
+        unit="s",
+    )
+    state_text = c.get("CLOUDAGENT_STATE_DIR") or "/var/lib/cloudagent"
+    if any(ch in state_text for ch in "\n\r\0"):
+        c.problem(
+            f"CLOUDAGENT_STATE_DIR: {state_text!r} has a line break or NUL in it; "
+            "dnsmasq's configuration could not name it: use a plain path"
+        )
+    elif not state_text.startswith("/"):
+        c.problem(f"CLOUDAGENT_STATE_DIR: {state_text!r} is relative; use an absolute path")
     root = os.geteuid() == 0 if is_root is None else is_root
     log_level = (c.get("CLOUDAGENT_LOG_LEVEL") or "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        c.problems.append(f"CLOUDAGENT_LOG_LEVEL: {log_level!r}; use DEBUG, INFO, WARNING or ERROR")
+        c.problem(f"CLOUDAGENT_LOG_LEVEL: {log_level!r}; use DEBUG, INFO, WARNING or ERROR")
         log_level = "INFO"
 
-    state_dir = Path(c.get("CLOUDAGENT_STATE_DIR") or "/var/lib/cloudagent")
+    state_dir = Path(state_text)
     rpc_auth = c.secret("SERF_RPC_AUTH")
     if rpc_auth is None and not (c.get("SERF_RPC_AUTH") or c.get("SERF_RPC_AUTH_FILE")):
-        rpc_auth = _generated_token(state_dir / RPC_TOKEN_FILE, read_file)
+        rpc_auth = _generated_token(state_dir / RPC_TOKEN_FILE, c.read_file)
 
     config = Config(
         role=role_text,  # type: ignore[arg-type]  # checked against ROLES above
@@ -299,12 +326,10 @@ def load(
         resolv_conf=Path(resolv) if (resolv := c.get("CLOUDAGENT_RESOLV_CONF")) else None,
     )
     if config.resolv_conf is not None and dns_listen.port != 53:
-        c.problems.append(
+        c.problem(
             f"CLOUDAGENT_RESOLV_CONF: resolv.conf cannot name a port, but dnsmasq listens on "
             f"{dns_listen}; use port 53 or unset CLOUDAGENT_RESOLV_CONF"
         )
-    if c.problems:
-        raise ConfigError(c.problems)
     return config
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
     """Write ``text`` to ``path`` through a dot-named temp file in the same directory,
     fsync it, rename it over ``path`` and fsync the directory."""
-    # The temp name starts with a dot: dnsmasq's hostsdir watcher ignores dot files, and a
-    # ghost entry from a half-renamed temp file is a measured failure mode (serf-dnsmasq.md §3.2).
+    # The temp name starts with a dot: dnsmasq's hostsdir watcher ignores dot files, and when
+    # it read a non-dot temp file we measured ghost entries that outlived the rename.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

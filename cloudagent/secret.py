@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
-from cloudagent.errors import CloudagentError
+from cloudagent.errors import ConfigError
 
 MASK: Final = "********"
 
@@ -54,22 +54,53 @@ def mask(text: str, secrets: list[Secret | None]) -> str:
 
 
 def read_secret_file(path: Path) -> str:
-    """Read a secret from a file, stripping one trailing newline; refuses group/world access."""
-    mode = path.stat().st_mode & 0o077
-    if mode:
+    """A secret file's text with one trailing newline stripped.
+
+    Raises PermissionError when group or others may read or write the file (the secret would
+    not be secret), and OSError when it cannot be read at all.
+    """
+    status = path.stat()
+    if status.st_mode & 0o077:
         raise PermissionError(
-            f"{path} is readable by group or others (mode {path.stat().st_mode & 0o777:04o}); "
+            f"{path} is open to group or others (mode {status.st_mode & 0o777:04o}); "
             f"run: chmod 600 {path}"
         )
-    return path.read_text(encoding="utf-8").removesuffix("\n")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise OSError(f"{path} is not UTF-8 text") from None
+    return text.removesuffix("\n")
 
 
-def from_env(env: Mapping[str, str], name: str) -> str | None:
-    """The secret ``NAME``, or the contents of the file ``NAME_FILE`` (which must be 0600)."""
-    path = env.get(f"{name}_FILE")
-    if path:
-        try:
-            return read_secret_file(Path(path))
-        except OSError as exc:
-            raise CloudagentError(f"{name}_FILE: {exc}") from exc
-    return env.get(name) or None
+def read_secret(
+    env: Mapping[str, str], name: str, read_file: Callable[[Path], str] = read_secret_file
+) -> Secret | None:
+    """The secret ``NAME`` from the environment, or from the file that ``NAME_FILE`` names.
+
+    The rules, the same for every secret cloudagent reads:
+
+    - set one of ``NAME`` and ``NAME_FILE``, not both;
+    - a file must be mode 0600 or stricter, and one trailing newline is stripped
+      (``echo secret > file`` writes one); nothing else is changed;
+    - an empty ``NAME`` or ``NAME_FILE`` counts as unset (``docker run -e NAME=`` passes an
+      empty value); a file that is empty is an error: it names a secret that is not there.
+
+    Raises ConfigError with one line naming the variable; the value is never in it.
+
+    >>> read_secret({"X": "v"}, "X"), read_secret({"X": ""}, "X")
+    (Secret(********), None)
+    """
+    value, path = env.get(name) or None, env.get(f"{name}_FILE") or None
+    if value is not None and path is not None:
+        raise ConfigError([f"{name} and {name}_FILE are both set; keep one"])
+    if path is None:
+        return None if value is None else Secret(value)
+    try:
+        value = read_file(Path(path))
+    except OSError as exc:
+        raise ConfigError([f"{name}_FILE: cannot read {path}: {exc.strerror or exc}"]) from None
+    if not value:
+        raise ConfigError(
+            [f"{name}_FILE: {path} is empty; put the secret in it or unset {name}_FILE"]
+        )
+    return Secret(value)

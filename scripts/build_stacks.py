@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Build cloudagent's bundled Ambari stack tables from the reference data.
+"""Build cloudagent's bundled Ambari stack tables from exported stack definitions.
 
-Input: ../shared/reference/ambari-stacks/*.json (component cardinality, category, auto-deploy
-and dependencies per stack version, resolved per Ambari branch). Output: one compact JSON per
+Input: a directory of JSON exports of Ambari's stack definitions, one file per Ambari branch
+(component cardinality, category, auto-deploy and dependencies per stack version), named as in
+SOURCES below. Output: one compact JSON per
 Ambari version in cloudagent/ambari/stackdata/, shipped inside the package so that offline
-validation needs nothing else at run time. Run it again when the reference data changes:
+validation needs nothing else at run time. Run it again when the exports change:
 
-    python3 scripts/build_stacks.py ../shared/reference/ambari-stacks
+    python3 scripts/build_stacks.py DIRECTORY
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ SOURCES = {
 }
 
 # Properties with require-input="true" and type PASSWORD in the HDP stack definitions
-# (reference ambari-api.md section 3.2); the BIGTOP files carry their own list.
+# (ambari-server/src/main/resources/common-services/<SERVICE>/<version>/configuration/*.xml);
+# the BIGTOP files carry their own list.
 HDP_REQUIRED_PASSWORDS = {
     "HIVE": [["hive-site", "javax.jdo.option.ConnectionPassword"]],
     "OOZIE": [["oozie-site", "oozie.service.JPAService.jdbc.password"]],
@@ -109,4 +111,6 @@ def main(source_dir: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "../shared/reference/ambari-stacks"))
+    if len(sys.argv) != 2:
+        sys.exit("usage: build_stacks.py DIRECTORY (the stack definition exports)")
+    sys.exit(main(sys.argv[1]))

@@ -1,6 +1,7 @@
 """Offline blueprint validation with Ambari's verdicts, in Ambari's order of checks.
 
-structure -> duplicate name -> configuration -> topology (reference ambari-api.md §2.1, §3.1).
+structure -> duplicate name -> configuration -> topology (BlueprintResourceProvider and
+BlueprintValidatorImpl in ambari-server).
 This module holds the parsed blueprint and the structure and configuration checks; the
 topology passes are in topology.py and the verdict in validate.py. All pure.
 """
@@ -208,6 +209,7 @@ def check_structure(
     stack_override: tuple[str, str] | None,
     incident: str,
 ) -> Blueprint:
+    """Parse a blueprint body as Ambari does, in its order; raise Rejection with Ambari's answer."""
     if not isinstance(doc, dict):
         raise Rejection(400, "Invalid Request: Malformed Request Body.  Expected a JSON object")
     unknown = set(doc) - TOP_LEVEL
@@ -264,6 +266,7 @@ def _null(value: Any) -> str:
 
 
 def check_configuration(bp: Blueprint) -> None:
+    """Ambari's configuration checks of a parsed blueprint; raise Rejection with its answer."""
     secrets = []
     for scope in [bp.configurations, *bp.group_configurations.values()]:
         for config_type, props in scope.items():

@@ -35,7 +35,9 @@ class HTTPSession(Protocol):
         timeout: Any = ...,
         auth: Any = ...,
         headers: Any = ...,
-    ) -> requests.Response: ...
+    ) -> requests.Response:
+        """Send one HTTP request (the subset of requests.Session.request we use)."""
+        ...
 
 
 class AmbariError(CloudagentError):
@@ -64,10 +66,12 @@ class RequestStatus:
 
     @property
     def finished(self) -> bool:
+        """True when the request has ended, well or badly."""
         return self.status == "COMPLETED" or self.failed
 
     @property
     def failed(self) -> bool:
+        """True when the request ended badly (FAILED, ABORTED, TIMEDOUT and the like)."""
         return self.status in FAILED_STATES
 
 

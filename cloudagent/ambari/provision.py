@@ -10,20 +10,23 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from cloudagent.ambari.blueprint import Blueprint
+from cloudagent.ambari.blueprint import Blueprint, Rejection
 from cloudagent.ambari.client import AmbariClient, AmbariError, AmbariUnavailable
 from cloudagent.ambari.compare import differences
 from cloudagent.ambari.layout import Candidate, LayoutError, assign_hosts, worker_group
 from cloudagent.ambari.settings import AmbariSettings
+from cloudagent.ambari.template import check_cluster_template
 from cloudagent.ambari.validate import check_blueprint
 from cloudagent.errors import CloudagentError
 from cloudagent.files import read_text, write_atomic
 from cloudagent.members import Membership, Status
+from cloudagent.secret import Secret
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ class ProvisionStatus:
     expected_hosts: int = 0
 
     def tags(self) -> dict[str, str]:
+        """The Serf tags that publish this status (read by ``cloudagent status``)."""
         tags = {
             "ambari-phase": self.phase,
             "ambari-cluster": self.cluster,
@@ -62,18 +66,78 @@ class _Saved:
     scaled: dict[str, str] = field(default_factory=dict)
 
 
-def local_blueprint(settings: AmbariSettings) -> Blueprint:
-    """The blueprint as Ambari will hold it (auto-deployed components added); raises when
-    Ambari would refuse it, with Ambari's message."""
-    verdict = check_blueprint(
-        settings.blueprint, url_name=settings.blueprint_name, ambari=settings.ambari_version
-    )
-    if not verdict.accepted or verdict.blueprint is None:
-        raise CloudagentError(
-            f"BLUEPRINT {settings.blueprint_name!r} would be rejected by Ambari: "
-            f"{verdict.status} {verdict.message}"
+Layout = dict[str, list[str]]  # host group -> FQDNs
+
+
+@dataclass(frozen=True)
+class ClusterOrder:
+    """What to provision: a blueprint as loaded (Cloudbreak's wrapper already removed) and
+    the cluster to create from it. Build it with :meth:`from_settings`."""
+
+    blueprint_name: str
+    blueprint: Mapping[str, Any]
+    cluster: str
+    default_password: Secret | None = None
+    ambari_version: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: AmbariSettings, cluster: str | None = None) -> ClusterOrder:
+        """The order the settings describe; ``cluster`` overrides their cluster name."""
+        return cls(
+            settings.blueprint_name,
+            settings.blueprint,
+            cluster or settings.cluster,
+            settings.default_password,
+            settings.ambari_version,
         )
-    return verdict.blueprint
+
+    @cached_property
+    def checked(self) -> Blueprint:
+        """The blueprint as Ambari will hold it (auto-deployed components added), validated
+        once; raises CloudagentError with Ambari's own verdict when Ambari would refuse it."""
+        verdict = check_blueprint(
+            self.blueprint, url_name=self.blueprint_name, ambari=self.ambari_version
+        )
+        if not verdict.accepted or verdict.blueprint is None:
+            raise CloudagentError(
+                f"blueprint {self.blueprint_name!r} would be rejected by Ambari: "
+                f"{verdict.status} {verdict.message}"
+            )
+        return verdict.blueprint
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What :func:`provision_cluster` did."""
+
+    registration: str  # "registered" or "already registered (identical)"
+    layout: Layout
+    request: int
+
+
+def provision_cluster(
+    client: AmbariClient, order: ClusterOrder, place: Callable[[Blueprint], Layout]
+) -> Submission:
+    """Validate the blueprint, lay the hosts out (``place``), check the cluster template as
+    Ambari will, register the blueprint, create the cluster: what ``blueprint submit`` and the
+    server role both do. Nothing is sent until both documents pass the offline checks.
+    Raises CloudagentError (AmbariError for Ambari's answers, LayoutError for the layout)."""
+    bp = order.checked
+    layout = place(bp)
+    password = order.default_password.reveal() if order.default_password else None
+    template = cluster_template(order.blueprint_name, layout, password)
+    try:
+        check_cluster_template(
+            template, order.cluster, {order.blueprint_name: bp}, ambari=bp.stack.ambari
+        )
+    except Rejection as rejection:
+        raise CloudagentError(
+            f"cluster {order.cluster} would be rejected by Ambari: "
+            f"{rejection.status} {rejection.message}"
+        ) from None
+    registration = register_blueprint(client, order.blueprint_name, order.blueprint, bp)
+    request = client.create_cluster(order.cluster, template)
+    return Submission(registration, layout, request)
 
 
 def as_registered(bp: Blueprint, doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,20 +152,22 @@ def as_registered(bp: Blueprint, doc: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def register_blueprint(client: AmbariClient, settings: AmbariSettings, bp: Blueprint) -> str:
+def register_blueprint(
+    client: AmbariClient, name: str, doc: Mapping[str, Any], bp: Blueprint
+) -> str:
     """Register the blueprint; an identical one already there is success."""
     try:
-        client.post_blueprint(settings.blueprint_name, settings.blueprint)
+        client.post_blueprint(name, doc)
     except AmbariError as exc:
         if exc.status != 409:
             raise
-        theirs = client.blueprint(settings.blueprint_name) or {}
-        diffs = differences(as_registered(bp, settings.blueprint), theirs)
+        theirs = client.blueprint(name) or {}
+        diffs = differences(as_registered(bp, doc), theirs)
         if diffs:
             raise AmbariError(
-                f"blueprint {settings.blueprint_name!r} is already registered in Ambari with "
+                f"blueprint {name!r} is already registered in Ambari with "
                 f"different content ({'; '.join(diffs[:6])}); delete it "
-                f"(DELETE /api/v1/blueprints/{settings.blueprint_name}) or use another name",
+                f"(DELETE /api/v1/blueprints/{name}) or use another name",
                 status=409,
             ) from None
         return "already registered (identical)"
@@ -140,6 +206,7 @@ class Provisioner:
         self.domain = domain
         self.server_fqdn = server_fqdn
         self.state_file = state_file
+        self.order = ClusterOrder.from_settings(settings)
         self.saved = self._load()
 
     def _load(self) -> _Saved:
@@ -197,27 +264,22 @@ class Provisioner:
                     "(an agent must report the FQDN its member is served under)"
                 )
             return self._status("waiting-for-hosts", "; ".join(parts), ready_hosts=len(ready))
-        bp = local_blueprint(self.settings)
-        outcome = register_blueprint(self.client, self.settings, bp)
         candidates = [
             Candidate(h, alive[h].tags.get("hostgroup"), h == self.server_fqdn) for h in ready
         ]
-        layout = assign_hosts(bp, candidates)
-        password = (
-            self.settings.default_password.reveal() if self.settings.default_password else None
+        submitted = provision_cluster(
+            self.client, self.order, lambda bp: assign_hosts(bp, candidates)
         )
-        request = self.client.create_cluster(
-            self.settings.cluster, cluster_template(self.settings.blueprint_name, layout, password)
-        )
+        request = submitted.request
         self.saved = _Saved(cluster=self.settings.cluster, request=request)
         self._save()
         log.info(
             "blueprint %s %s; cluster %s requested (request %d): %s",
-            self.settings.blueprint_name,
-            outcome,
-            self.settings.cluster,
+            self.order.blueprint_name,
+            submitted.registration,
+            self.order.cluster,
             request,
-            "; ".join(f"{g}: {', '.join(h)}" for g, h in layout.items()),
+            "; ".join(f"{g}: {', '.join(h)}" for g, h in submitted.layout.items()),
         )
         return self._status(
             "provisioning",
@@ -271,7 +333,7 @@ class Provisioner:
         new = [h for h in ready if h not in in_cluster and h not in self.saved.scaled]
         if not new:
             return
-        bp = local_blueprint(self.settings)
+        bp = self.order.checked
         default_group = worker_group(bp)
         assignment: dict[str, str] = {}
         for host in new:

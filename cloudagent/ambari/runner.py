@@ -75,6 +75,7 @@ class AmbariRole:
         self._changed.set()
 
     async def run(self) -> None:
+        """Run the Ambari side until cancelled: agent pointing, server process, provisioning."""
         tasks = [asyncio.create_task(self._point_agent())]
         if self.server is not None:
             tasks.append(asyncio.create_task(self.server.run()))
@@ -87,6 +88,7 @@ class AmbariRole:
                 task.cancel()
 
     async def stop(self) -> None:
+        """Stop the Ambari processes this node started."""
         for child in (self.agent, self.server):
             if child is not None:
                 await child.stop()

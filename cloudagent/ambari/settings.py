@@ -9,10 +9,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from cloudagent.errors import ConfigError
+from cloudagent.ambari.blueprint import unwrap_cloudbreak
+from cloudagent.environ import Collector
 from cloudagent.secret import Secret, read_secret_file
+
+DEFAULT_CLUSTER: Final = "hadoop"
+MAX_HOSTS: Final = 10_000  # a bound for typos, well above any cluster one Ambari runs
+MAX_POLL: Final = 3600.0
 
 
 @dataclass(frozen=True)
@@ -44,13 +49,19 @@ def shipped_blueprints() -> list[str]:
 
 
 def load_blueprint(name_or_path: str) -> tuple[str, dict[str, Any]]:
-    """A shipped blueprint by name, or a JSON file; Cloudbreak's wrapper is unwrapped."""
+    """A shipped blueprint by name, or a JSON file; Cloudbreak's wrapper is unwrapped.
+
+    The name is the blueprint's own ``Blueprints/blueprint_name``, else the file's stem.
+    Raises ValueError with one line saying what is wrong.
+    """
     path = Path(name_or_path)
     if path.suffix == ".json" or "/" in name_or_path:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"cannot read {path}: not UTF-8 text") from None
         default_name = path.name.removesuffix(".json")
     else:
         if name_or_path not in shipped_blueprints():
@@ -66,17 +77,22 @@ def load_blueprint(name_or_path: str) -> tuple[str, dict[str, Any]]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{name_or_path}: not valid JSON ({exc})") from None
-    if isinstance(doc, dict) and isinstance(doc.get("blueprint"), dict) and "Blueprints" not in doc:
-        doc = doc["blueprint"]  # Cloudbreak's {"blueprint": {...}, "inputs": ...} wrapper
+    doc = unwrap_cloudbreak(doc) or doc
     if not isinstance(doc, dict):
         raise ValueError(f"{name_or_path}: a blueprint is a JSON object")
     name = str((doc.get("Blueprints") or {}).get("blueprint_name") or default_name)
-    return name, doc
+    return name, dict(doc)
 
 
-def _command(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
-    if name in env:
-        return tuple(shlex.split(env[name]))
+def _command(c: Collector, name: str, default: str) -> tuple[str, ...]:
+    """The command in ``name`` (shell words); unset: ``default`` when its program is
+    installed, else none (the process is not managed)."""
+    if name in c.environ:
+        try:
+            return tuple(shlex.split(c.environ[name]))
+        except ValueError as exc:
+            c.problem(f"{name}: {exc} (it is split as shell words)")
+            return ()
     program = default.split(maxsplit=1)[0]
     return tuple(default.split()) if shutil.which(program) else ()
 
@@ -85,51 +101,34 @@ def load_ambari(
     env: Mapping[str, str], read_file: Callable[[Path], str] = read_secret_file
 ) -> AmbariSettings:
     """Read the AMBARI_* / BLUEPRINT / CLUSTER_NAME variables; raise ConfigError listing all."""
-    problems: list[str] = []
+    c = Collector(env, read_file)
+    settings = collect_ambari(c)
+    c.finish()
+    return settings
 
-    def secret(var: str, default: str | None) -> Secret | None:
-        if env.get(f"{var}_FILE"):
-            try:
-                return Secret(read_file(Path(env[f"{var}_FILE"])).strip())
-            except OSError as exc:
-                problems.append(f"{var}_FILE: {exc}")
-                return None
-        value = env.get(var) or default
-        return None if value is None else Secret(value)
 
-    enabled = (env.get("CLOUDAGENT_AMBARI") or "on").lower() not in ("off", "0", "false", "no")
-    count_text = env.get("EXPECTED_HOST_COUNT") or "1"
-    expected = int(count_text) if count_text.isdigit() and int(count_text) > 0 else 1
-    if not (count_text.isdigit() and int(count_text) > 0):
-        problems.append(f"EXPECTED_HOST_COUNT: {count_text!r} is not a positive whole number")
+def collect_ambari(c: Collector) -> AmbariSettings:
+    """Read the Ambari variables through ``c``; the problems stay in ``c``."""
+    expected = c.count("EXPECTED_HOST_COUNT", 1, low=1, high=MAX_HOSTS)
     default_bp = "single-node-hdfs-yarn" if expected == 1 else "multi-node-hdfs-yarn"
     blueprint_name, blueprint = default_bp, dict[str, Any]()
     try:
-        blueprint_name, blueprint = load_blueprint(env.get("BLUEPRINT") or default_bp)
+        blueprint_name, blueprint = load_blueprint(c.get("BLUEPRINT") or default_bp)
     except ValueError as exc:
-        problems.append(f"BLUEPRINT: {exc}")
-    poll_text = env.get("AMBARI_POLL") or "2"
-    try:
-        poll = float(poll_text)
-    except ValueError:
-        problems.append(f"AMBARI_POLL: {poll_text!r} is not a number of seconds")
-        poll = 2.0
-    settings = AmbariSettings(
-        enabled=enabled,
-        url=(env.get("AMBARI_URL") or "http://127.0.0.1:8080").rstrip("/"),
-        user=env.get("AMBARI_USER") or "admin",
-        password=secret("AMBARI_PASSWORD", "admin") or Secret("admin"),
-        server_command=_command(env, "AMBARI_SERVER_COMMAND", "ambari-server start"),
-        agent_command=_command(env, "AMBARI_AGENT_COMMAND", "ambari-agent restart"),
-        agent_ini=Path(env.get("AMBARI_AGENT_INI") or "/etc/ambari-agent/conf/ambari-agent.ini"),
+        c.problem(f"BLUEPRINT: {exc}")
+    return AmbariSettings(
+        enabled=c.flag("CLOUDAGENT_AMBARI", default=True),
+        url=(c.get("AMBARI_URL") or "http://127.0.0.1:8080").rstrip("/"),
+        user=c.get("AMBARI_USER") or "admin",
+        password=c.secret("AMBARI_PASSWORD") or Secret("admin"),
+        server_command=_command(c, "AMBARI_SERVER_COMMAND", "ambari-server start"),
+        agent_command=_command(c, "AMBARI_AGENT_COMMAND", "ambari-agent restart"),
+        agent_ini=Path(c.get("AMBARI_AGENT_INI") or "/etc/ambari-agent/conf/ambari-agent.ini"),
         expected_hosts=expected,
         blueprint_name=blueprint_name,
         blueprint=blueprint,
-        cluster=env.get("CLUSTER_NAME") or "hadoop",
-        default_password=secret("DEFAULT_PASSWORD", None),
-        ambari_version=env.get("AMBARI_VERSION") or None,
-        poll=poll,
+        cluster=c.get("CLUSTER_NAME") or DEFAULT_CLUSTER,
+        default_password=c.secret("DEFAULT_PASSWORD"),
+        ambari_version=c.get("AMBARI_VERSION"),
+        poll=c.number("AMBARI_POLL", 2.0, low=0, low_open=True, high=MAX_POLL, unit="s"),
     )
-    if problems:
-        raise ConfigError(problems)
-    return settings

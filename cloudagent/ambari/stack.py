@@ -30,6 +30,7 @@ class Cardinality:
 
     @property
     def is_all(self) -> bool:
+        """True for ``ALL``: the component goes on every host."""
         return self.value == "ALL"
 
     def allows(self, count: int) -> bool:
@@ -46,6 +47,7 @@ class Cardinality:
 
     @property
     def supports_auto_deploy(self) -> bool:
+        """True when auto-deploy may place one instance (or ALL)."""
         return self.is_all or self.allows(1)
 
 
@@ -82,10 +84,12 @@ class Component:
 
     @property
     def is_client(self) -> bool:
+        """True for a CLIENT component."""
         return self.category == "CLIENT"
 
     @property
     def is_master(self) -> bool:
+        """True for a MASTER component."""
         return self.category == "MASTER"
 
 
@@ -101,6 +105,7 @@ class Stack:
 
     @property
     def id(self) -> str:
+        """``NAME-VERSION``, as Ambari writes a stack."""
         return f"{self.name}-{self.version}"
 
     def service_components(self, service: str) -> list[Component]:

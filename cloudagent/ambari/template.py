@@ -1,4 +1,5 @@
-"""Cluster creation and scale-up templates, checked as Ambari checks them (§2.2, §2.3).
+"""Cluster creation and scale-up templates, checked as Ambari checks them
+(ProvisionClusterRequest and ScaleClusterRequest in ambari-server).
 
 Pure: a template document and the registered blueprints in, a ClusterPlan (or a Rejection
 with Ambari's status and message) out. The emulator uses it; so can any client pre-check.
@@ -246,7 +247,7 @@ def check_scale_request(
     cluster_hosts: Iterable[str],
     cluster_blueprint: str,
 ) -> ClusterPlan:
-    """Validate ``POST /clusters/{c}/hosts`` with blueprint host groups (§2.3)."""
+    """Validate ``POST /clusters/{c}/hosts`` with blueprint host groups."""
     entries = doc if isinstance(doc, list) else [doc]
     if not entries or not all(isinstance(e, dict) for e in entries):
         raise Rejection(400, "Invalid Request: Malformed Request Body.  Expected host entries")

@@ -1,5 +1,5 @@
 """Ambari's topology validation of a blueprint: the dependency pass and the cardinality pass
-(BlueprintValidatorImpl; reference ambari-api.md §3.1). Counts are host groups, not hosts."""
+(BlueprintValidatorImpl in ambari-server). Counts are host groups, not hosts."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Ambari's verdict on registering a blueprint: structure -> duplicate name -> configuration
--> topology, in Ambari's order (reference ambari-api.md §2.1)."""
+-> topology, in Ambari's order (BlueprintResourceProvider, then BlueprintValidatorImpl, in
+ambari-server)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ class Verdict:
 
     @property
     def accepted(self) -> bool:
+        """True when Ambari would answer 201 Created."""
         return self.status == 201
 
     def describe(self) -> str:
+        """One line: accepted, or the status and Ambari's message."""
         return (
             "accepted (201 Created)" if self.accepted else f"rejected: {self.status} {self.message}"
         )

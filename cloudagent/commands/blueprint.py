@@ -11,9 +11,7 @@ from cloudagent.ambari.blueprint import Rejection, parse_body, unwrap_cloudbreak
 from cloudagent.ambari.stack import DEFAULT_AMBARI, ambari_table
 from cloudagent.ambari.validate import Verdict, check_blueprint
 from cloudagent.commands import submit
-from cloudagent.errors import CloudagentError
-
-EXIT_OK, EXIT_REJECTED = 0, 1
+from cloudagent.errors import CloudagentError, ExitStatus, UsageError
 
 
 def register(sub: Any) -> None:
@@ -52,9 +50,7 @@ def _stack(text: str | None) -> tuple[str, str] | None:
         return None
     name, sep, version = text.partition("-")
     if not sep or not name or not version:
-        raise CloudagentError(
-            f"--stack {text!r}: expected NAME-VERSION, e.g. HDP-2.6 or BIGTOP-3.3.0"
-        )
+        raise UsageError(f"--stack {text!r}: expected NAME-VERSION, e.g. HDP-2.6 or BIGTOP-3.3.0")
     return name, version
 
 
@@ -86,7 +82,7 @@ def _validate(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> 
         try:
             ambari_table(args.ambari_version)
         except ValueError as exc:
-            raise CloudagentError(f"--ambari-version: {exc}") from None
+            raise UsageError(f"--ambari-version: {exc}") from None
     stack = _stack(args.stack)
     rejected = 0
     for path in args.files:
@@ -109,4 +105,4 @@ def _validate(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> 
             )
     if len(args.files) > 1:
         out.write(f"{len(args.files) - rejected} accepted, {rejected} rejected\n")
-    return EXIT_REJECTED if rejected else EXIT_OK
+    return ExitStatus.FAILURE if rejected else ExitStatus.OK

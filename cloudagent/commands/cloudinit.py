@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from cloudagent.config import encrypt_key, new_gossip_key
-from cloudagent.errors import CloudagentError
-from cloudagent.secret import Secret, from_env
+from cloudagent.environ import Collector
+from cloudagent.errors import ExitStatus
+from cloudagent.secret import Secret
 from cloudagent.userdata import UserData, render
 
 
 def register(sub: Any) -> None:
+    """Add ``cloudinit render``."""
     ci = sub.add_parser("cloudinit", help="cloud-init user-data for cloud VMs")
     csub = ci.add_subparsers(dest="cloudinit_command", metavar="ACTION", required=True)
     r = csub.add_parser(
@@ -48,21 +50,17 @@ def register(sub: Any) -> None:
 
 
 def _render(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    secrets: dict[str, Secret] = {}
-    gossip_key: Secret | None = None
-    key = None if args.no_encrypt else from_env(env, "SERF_ENCRYPT_KEY")
-    if key is not None:
-        try:
-            gossip_key = encrypt_key(key.strip())
-        except ValueError as exc:
-            raise CloudagentError(f"SERF_ENCRYPT_KEY: {exc}") from None
+    c = Collector(env)
+    gossip_key = None if args.no_encrypt else c.secret("SERF_ENCRYPT_KEY", encrypt_key)
+    found = {
+        "DEFAULT_PASSWORD": c.secret("DEFAULT_PASSWORD"),
+        "AMBARI_PASSWORD": c.secret("AMBARI_PASSWORD"),
+    }
+    c.finish()
+    secrets: dict[str, Secret] = {name: value for name, value in found.items() if value}
     generated = gossip_key is None and not args.no_encrypt and args.role == "server"
     if generated:
         gossip_key = new_gossip_key()
-    for name in ("DEFAULT_PASSWORD", "AMBARI_PASSWORD"):
-        value = from_env(env, name)
-        if value is not None:
-            secrets[name] = Secret(value)
     out.write(
         render(
             UserData(
@@ -83,4 +81,4 @@ def _render(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
             )
         )
     )
-    return 0
+    return ExitStatus.OK

@@ -9,17 +9,21 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from cloudagent.config import encrypt_key, resolv_conf_upstreams
 from cloudagent.endpoint import Endpoint
-from cloudagent.errors import CloudagentError
+from cloudagent.environ import Collector
+from cloudagent.errors import CloudagentError, ExitStatus
 from cloudagent.files import read_text
-from cloudagent.secret import Secret, from_env
+from cloudagent.secret import Secret
 
 if TYPE_CHECKING:
     from cloudagent.dev.launch import ClusterSpec, Launcher
 
-# The docker SDK is imported by the handlers only: `cloudagent run` must stay light.
+# The docker SDK is imported by the handlers only: it is an optional extra (cloudagent[docker])
+# that the agent image does not install, and `cloudagent run` must stay light.
+DEFAULT_PREFIX = "node"
 
 
 def register(sub: Any) -> None:
+    """Add ``cluster up|add|ls|down``."""
     cluster = sub.add_parser("cluster", help="a local cluster of cloudagent containers (Docker)")
     csub = cluster.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
     up = csub.add_parser("up", help="start N nodes; wait until every node resolves every other")
@@ -52,10 +56,15 @@ def register(sub: Any) -> None:
             action="store_true",
             help="open gossip: no key (default: SERF_ENCRYPT_KEY(_FILE), else up generates one)",
         )
-    ls = csub.add_parser("ls", help="list the nodes of local clusters")
+    ls = csub.add_parser(
+        "ls", help="list the clusters on this engine, or with --prefix the nodes of one"
+    )
+    ls.add_argument("--prefix", help="list this cluster's nodes")
     down = csub.add_parser("down", help="remove the containers and network that up/add made")
-    for p in (up, add, ls, down):
-        p.add_argument("--prefix", default="node", help="node names are PREFIX1, PREFIX2, ...")
+    for p in (up, add, down):
+        p.add_argument(
+            "--prefix", default=DEFAULT_PREFIX, help="node names are PREFIX1, PREFIX2, ..."
+        )
     up.set_defaults(handler=_up)
     add.set_defaults(handler=_add)
     ls.set_defaults(handler=_ls)
@@ -92,13 +101,10 @@ def _spec(args: argparse.Namespace, env: Mapping[str, str], nodes: int = 1) -> C
 
 def _given_key(env: Mapping[str, str]) -> Secret | None:
     """The operator's gossip key (SERF_ENCRYPT_KEY or a 0600 SERF_ENCRYPT_KEY_FILE), checked."""
-    text = from_env(env, "SERF_ENCRYPT_KEY")
-    if text is None:
-        return None
-    try:
-        return encrypt_key(text.strip())
-    except ValueError as exc:
-        raise CloudagentError(f"SERF_ENCRYPT_KEY: {exc}") from None
+    c = Collector(env)
+    key = c.secret("SERF_ENCRYPT_KEY", encrypt_key)
+    c.finish()
+    return key
 
 
 def _launcher(out: TextIO) -> Launcher:
@@ -113,25 +119,42 @@ def _launcher(out: TextIO) -> Launcher:
 
 def _up(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     _launcher(out).up(_spec(args, env, args.nodes), timeout=args.timeout)
-    return 0
+    return ExitStatus.OK
 
 
 def _add(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     _launcher(out).add(_spec(args, env), timeout=args.timeout)
-    return 0
+    return ExitStatus.OK
 
 
-def _ls(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    from cloudagent.dev.launch import describe  # noqa: PLC0415 - see the note at the top
-
-    rows = describe(_launcher(out).nodes(args.prefix))
+def _table(rows: list[tuple[str, ...]], out: TextIO) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
-    return 0
+
+
+def _ls(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    from cloudagent.dev.launch import describe, describe_clusters  # noqa: PLC0415 - see the top
+
+    launcher = _launcher(out)
+    if args.prefix is None:
+        _table(describe_clusters(launcher.clusters()), out)
+    else:
+        _table(describe(launcher.nodes(args.prefix)), out)
+    return ExitStatus.OK
 
 
 def _down(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    containers, networks = _launcher(out).down(args.prefix)
-    out.write(f"removed {containers} container(s) and {networks} network(s)\n")
-    return 0
+    launcher = _launcher(out)
+    containers, networks = launcher.down(args.prefix)
+    if containers or networks:
+        out.write(f"removed {containers} container(s) and {networks} network(s)\n")
+        return ExitStatus.OK
+    others = sorted(launcher.clusters())
+    if not others:
+        out.write("no cloudagent cluster on this engine: nothing to remove\n")
+        return ExitStatus.OK
+    raise CloudagentError(
+        f"no cluster with prefix {args.prefix!r}; the clusters on this engine are "
+        f"{', '.join(others)}: say which with --prefix"
+    )

@@ -14,8 +14,8 @@ from typing import Any, TextIO
 
 from cloudagent.config import parse_endpoint
 from cloudagent.endpoint import Endpoint
-from cloudagent.errors import CloudagentError
-from cloudagent.secret import from_env
+from cloudagent.environ import Collector
+from cloudagent.errors import CloudagentError, ExitStatus, UsageError
 
 DEFAULT_VERSION = "2.6.2.2"
 
@@ -98,7 +98,10 @@ def _logging(args: argparse.Namespace) -> None:
 
 
 def _password(env: Mapping[str, str]) -> str:
-    return from_env(env, "AMBARI_PASSWORD") or "admin"
+    c = Collector(env)
+    password = c.secret("AMBARI_PASSWORD")
+    c.finish()
+    return password.reveal() if password is not None else "admin"
 
 
 def _server(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -132,7 +135,7 @@ def _server(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
         stop.wait()
     for server in servers:
         server.shutdown()
-    return 0
+    return ExitStatus.OK
 
 
 def _agent(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -140,7 +143,7 @@ def _agent(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int
 
     _logging(args)
     if args.hostname_from_ptr and not args.resolver:
-        raise CloudagentError("--hostname-from-ptr needs --resolver")
+        raise UsageError("--hostname-from-ptr needs --resolver")
     if not args.config.exists():
         raise CloudagentError(f"{args.config}: no such file (the agent's ini)")
     identity = Identity(args.resolver, args.hostname_from_ptr, args.hostname)

@@ -12,14 +12,13 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from cloudagent import config
-from cloudagent.ambari.settings import AmbariSettings, load_ambari
+from cloudagent.ambari.settings import AmbariSettings, collect_ambari
 from cloudagent.daemon.state import StatePaths, load_arrivals, load_failures
-from cloudagent.errors import CloudagentError, ConfigError
+from cloudagent.environ import Collector
+from cloudagent.errors import CloudagentError, ExitStatus
 from cloudagent.members import Membership, parse_members
 from cloudagent.reconcile import Reconciler
 from cloudagent.serf.rpc import SerfRPC, SerfRPCError
-
-EXIT_OK = 0
 
 
 def register(sub: Any) -> None:
@@ -45,9 +44,12 @@ def register(sub: Any) -> None:
     status = sub.add_parser("status", help="the cluster's provisioning status, from any node")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_status)
-    sub.add_parser("validate-config", help="check the environment's configuration").set_defaults(
-        handler=_validate_config
-    )
+    sub.add_parser(
+        "validate-config",
+        help="check the environment's configuration and this machine: programs, user, ports",
+        description="Every problem is one line; all are reported at once (exit status 2). "
+        "Ports held by this node's running serf or dnsmasq count as free.",
+    ).set_defaults(handler=_validate_config)
 
 
 def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -103,7 +105,7 @@ def _members(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> i
     if args.json:
         json.dump({"members": rows, "dropped": list(membership.problems)}, out, indent=2)
         out.write("\n")
-        return EXIT_OK
+        return ExitStatus.OK
     table: list[tuple[str, ...]] = [("NAME", "ADDRESS", "ROLE", "STATUS")] + [
         (r["fqdn"], f"{r['address']}:{r['port']}", r["role"], r["status"]) for r in rows
     ]
@@ -113,7 +115,7 @@ def _members(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> i
         out.write("\n")
     for problem in membership.problems:
         out.write(f"# {problem}\n")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def _hosts(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -129,25 +131,25 @@ def _hosts(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int
     )
     cycle = reconciler.step(raw, time.time())
     out.write(cycle.hosts_text)
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def load_all(
-    env: Mapping[str, str], role: str | None = None
+    env: Mapping[str, str], role: str | None = None, *, check_machine: bool = False
 ) -> tuple[config.Config, AmbariSettings]:
-    """The node's and Ambari's configuration; every problem of both reported at once."""
-    problems: list[str] = []
-    cfg = ambari = None
-    try:
-        cfg = config.load(env, role=role)
-    except ConfigError as exc:
-        problems += exc.problems
-    try:
-        ambari = load_ambari(env)
-    except ConfigError as exc:
-        problems += exc.problems
-    if problems or cfg is None or ambari is None:
-        raise ConfigError(problems)
+    """The node's and Ambari's configuration, read by one collector: every problem of both
+    (and with ``check_machine``, of this machine: programs, user, ports) reported at once."""
+    c = Collector(env)
+    cfg = config.collect(c, role=role)
+    ambari = collect_ambari(c)
+    if check_machine:
+        from cloudagent import preflight  # noqa: PLC0415 - only validate-config reads /proc
+
+        # A variable that is itself wrong is not checked again against the machine.
+        skip = {problem.partition(":")[0] for problem in c.problems}
+        for problem in preflight.check(cfg, skip=skip):
+            c.problem(problem)
+    c.finish()
     return cfg, ambari
 
 
@@ -171,13 +173,13 @@ def _describe_ambari(s: AmbariSettings, role: str) -> list[tuple[str, str]]:
 
 
 def _validate_config(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    cfg, ambari = load_all(env)
+    cfg, ambari = load_all(env, check_machine=True)
     rows = cfg.describe() + _describe_ambari(ambari, cfg.role)
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         out.write(f"{name.ljust(width)}  {value}\n")
     out.write("configuration OK\n")
-    return EXIT_OK
+    return ExitStatus.OK
 
 
 def _status(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -190,7 +192,7 @@ def _status(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
             out.write(json.dumps({"server": None, "phase": "no-server"}) + "\n")
         else:
             out.write("no member has role=server: no Ambari server in this cluster yet\n")
-        return 1
+        return ExitStatus.FAILURE
     server = servers[0]
     tags = {k.removeprefix("ambari-"): v for k, v in server.tags.items() if k.startswith("ambari-")}
     phase = tags.get("phase", "starting")
@@ -205,7 +207,7 @@ def _status(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
             f"({server.status.value}): {phase}{request}{progress}, "
             f"hosts {tags.get('hosts', '?')}\n"
         )
-    return 1 if phase in ("failed", "error") else 0
+    return ExitStatus.FAILURE if phase in ("failed", "error") else ExitStatus.OK
 
 
 def _health(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -216,7 +218,7 @@ def _health(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
     me = membership.by_name().get(cfg.node_name)
     if me is None or me.status.value != "alive":
         out.write(f"unhealthy: serf does not list {cfg.node_name} as alive\n")
-        return 1
+        return ExitStatus.FAILURE
     from cloudagent.dns.query import DNSError, Lookup  # noqa: PLC0415 - `run` needs no dnspython
 
     lookup = Lookup(cfg.dns_listen, timeout=2.0)
@@ -225,9 +227,9 @@ def _health(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
         reverse = lookup.names(str(me.address))
     except DNSError as exc:
         out.write(f"unhealthy: dnsmasq at {cfg.dns_listen} does not answer ({exc})\n")
-        return 1
+        return ExitStatus.FAILURE
     if forward != [str(me.address)] or reverse != [cfg.fqdn]:
         out.write(f"unhealthy: {cfg.fqdn} -> {forward}, {me.address} -> {reverse}\n")
-        return 1
+        return ExitStatus.FAILURE
     out.write(f"healthy: {cfg.fqdn} {me.address} ({len(membership.members)} members)\n")
-    return 0
+    return ExitStatus.OK

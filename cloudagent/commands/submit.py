@@ -10,16 +10,15 @@ from typing import Any, TextIO
 
 from cloudagent import config
 from cloudagent.ambari.layout import Candidate, assign_hosts
-from cloudagent.ambari.settings import AmbariSettings, load_ambari, load_blueprint
-from cloudagent.ambari.validate import check_blueprint
-from cloudagent.errors import CloudagentError
+from cloudagent.ambari.settings import DEFAULT_CLUSTER, load_ambari
+from cloudagent.errors import CloudagentError, ExitStatus, UsageError
 from cloudagent.members import Status, parse_members
 
-EXIT_OK, EXIT_FAILED = 0, 1
 BAR = 30
 
 
 def register(bsub: Any) -> None:
+    """Add ``blueprint submit``."""
     submit = bsub.add_parser(
         "submit",
         help="register a blueprint and create a cluster from it",
@@ -35,7 +34,9 @@ def register(bsub: Any) -> None:
         metavar="URL",
         help="the Ambari API, e.g. http://AMBARI_HOST:8080",
     )
-    submit.add_argument("--cluster", help="cluster name (default: CLUSTER_NAME, else hadoop)")
+    submit.add_argument(
+        "--cluster", help=f"cluster name (default: CLUSTER_NAME, else {DEFAULT_CLUSTER})"
+    )
     submit.add_argument(
         "--map",
         action="append",
@@ -65,7 +66,7 @@ def parse_map(entries: list[str]) -> dict[str, str]:
     for entry in entries:
         group, sep, hosts = entry.partition("=")
         if not sep or not group or not hosts:
-            raise CloudagentError(f"--map {entry!r}: expected GROUP=HOST[,HOST...]")
+            raise UsageError(f"--map {entry!r}: expected GROUP=HOST[,HOST...]")
         for host in hosts.split(","):
             if host.strip():
                 mapping[host.strip().lower()] = group
@@ -97,11 +98,11 @@ def _layout(args: argparse.Namespace, env: Mapping[str, str], bp: Any) -> dict[s
         ]
         return assign_hosts(bp, candidates)
     if not mapping:
-        raise CloudagentError("say where the hosts go: --map GROUP=HOST[,HOST...] or --from-serf")
+        raise UsageError("say where the hosts go: --map GROUP=HOST[,HOST...] or --from-serf")
     layout: dict[str, list[str]] = {}
     for host, group in mapping.items():
         if group not in bp.host_groups:
-            raise CloudagentError(
+            raise UsageError(
                 f"--map: blueprint {bp.name!r} has no host group {group!r} "
                 f"(it has: {', '.join(bp.host_groups)})"
             )
@@ -132,35 +133,26 @@ def follow(client: Any, cluster: str, request: int, out: TextIO, poll: float) ->
                 out.write("\n")
             verdict = "completed" if not state.failed else f"FAILED ({state.status})"
             out.write(f"request {request} ({state.context}): {verdict}\n")
-            return EXIT_FAILED if state.failed else EXIT_OK
+            return ExitStatus.FAILURE if state.failed else ExitStatus.OK
         time.sleep(poll)
 
 
 def _submit(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     # requests is imported here, not at the top: `cloudagent run` must stay light.
     from cloudagent.ambari.client import AmbariClient, AmbariError  # noqa: PLC0415
-    from cloudagent.ambari.provision import cluster_template, register_blueprint  # noqa: PLC0415
+    from cloudagent.ambari.provision import ClusterOrder, provision_cluster  # noqa: PLC0415
 
-    settings: AmbariSettings = load_ambari({**env, "BLUEPRINT": args.file})
-    name, doc = load_blueprint(args.file)
-    verdict = check_blueprint(doc, url_name=name, ambari=settings.ambari_version)
-    if not verdict.accepted or verdict.blueprint is None:
-        out.write(f"{args.file}: Ambari would reject it: {verdict.status} {verdict.message}\n")
-        return EXIT_FAILED
-    bp = verdict.blueprint
-    layout = _layout(args, env, bp)
+    settings = load_ambari({**env, "BLUEPRINT": args.file})
+    order = ClusterOrder.from_settings(settings, cluster=args.cluster)
     client = AmbariClient(args.ambari, user=settings.user, password=settings.password)
-    cluster = args.cluster or env.get("CLUSTER_NAME") or "hadoop"
-    outcome = register_blueprint(client, settings, bp)
-    out.write(f"blueprint {name}: {outcome}\n")
-    for group, hosts in layout.items():
-        out.write(f"  {group}: {', '.join(hosts)}\n")
-    password = settings.default_password.reveal() if settings.default_password else None
     try:
-        request = client.create_cluster(cluster, cluster_template(name, layout, password))
+        submitted = provision_cluster(client, order, lambda bp: _layout(args, env, bp))
     except AmbariError as exc:
-        raise CloudagentError(f"creating cluster {cluster}: {exc}") from exc
-    out.write(f"cluster {cluster}: request {request} accepted\n")
+        raise CloudagentError(f"cluster {order.cluster}: {exc}") from exc
+    out.write(f"blueprint {order.blueprint_name}: {submitted.registration}\n")
+    for group, hosts in submitted.layout.items():
+        out.write(f"  {group}: {', '.join(hosts)}\n")
+    out.write(f"cluster {order.cluster}: request {submitted.request} accepted\n")
     if not args.wait:
-        return EXIT_OK
-    return follow(client, cluster, request, out, args.poll)
+        return ExitStatus.OK
+    return follow(client, order.cluster, submitted.request, out, args.poll)

@@ -24,6 +24,7 @@ from cloudagent.daemon.state import StatePaths, load_arrivals, load_failures, pr
 from cloudagent.daemon.supervise import Child
 from cloudagent.dns.dnsmasq import Dnsmasq
 from cloudagent.dns.render import render_dnsmasq_conf, served_entries
+from cloudagent.endpoint import Endpoint
 from cloudagent.files import ManagedFile, read_text, write_atomic
 from cloudagent.pacing import Pacer
 from cloudagent.reconcile import Reconciler
@@ -99,7 +100,7 @@ class Agent:
 
     # --- set-up ---------------------------------------------------------------------------
 
-    def _upstreams(self) -> tuple[Any, ...]:
+    def _upstreams(self) -> tuple[Endpoint, ...]:
         if self.config.dns_upstream is not None:
             return self.config.dns_upstream
         # The resolvers this node started with: saved before we took resolv.conf over.
@@ -198,7 +199,7 @@ class Agent:
             "starting %s as %s (%s)",
             self.config.fqdn,
             self.config.role,
-            ", ".join(f"{k}={v}" for k, v in self.config.describe()[3:10]),
+            self.config.summary(),
         )
         if self.config.encrypt_key is None:
             log.warning(

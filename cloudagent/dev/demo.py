@@ -28,6 +28,7 @@ SIZE = 3
 
 
 def say(text: str = "") -> None:
+    """Print one line of the demo's narration at once."""
     print(text, flush=True)
 
 
@@ -107,6 +108,7 @@ def provision(nodes: list[LocalNode]) -> None:
 
 
 def run(base: Path) -> int:
+    """Run the demo in ``base``; returns the exit status."""
     port = 53 if os.geteuid() == 0 else 5353
     cluster = LocalCluster(
         base,
@@ -176,6 +178,7 @@ def run(base: Path) -> int:
 
 
 def main() -> int:
+    """``make demo``: the demo in a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="cloudagent-demo-") as tmp:
         try:
             return run(Path(tmp))

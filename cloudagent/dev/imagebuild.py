@@ -164,6 +164,7 @@ def build(tag: str = DEFAULT_TAG, base: str | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``make image``: build the agent image; returns the exit status."""
     parser = argparse.ArgumentParser(prog="make image", description=__doc__)
     parser.add_argument("--tag", default=DEFAULT_TAG)
     parser.add_argument(

@@ -18,14 +18,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import docker
-import docker.errors
-from docker.models.containers import Container
-
 from cloudagent.config import new_gossip_key
 from cloudagent.errors import CloudagentError
 from cloudagent.files import write_atomic
 from cloudagent.secret import Secret
+
+try:
+    import docker
+    import docker.errors
+    from docker.models.containers import Container
+except ImportError:  # an optional extra: the agent image does not need it
+    raise CloudagentError(
+        "the Docker SDK for Python is not installed; install it with: "
+        "pip install 'cloudagent[docker]'"
+    ) from None
 
 LABEL = "cloudagent.cluster"
 INDEX_LABEL = "cloudagent.index"
@@ -59,6 +65,7 @@ class ClusterSpec:
 
     @property
     def network(self) -> str:
+        """The Docker network the cluster's containers share."""
         return f"{self.prefix}-cloudagent"
 
 
@@ -72,6 +79,7 @@ class Node:
     role: str
     status: str
     index: int
+    cluster: str = ""  # its prefix
 
 
 def ambari_env(spec: ClusterSpec, role: str) -> dict[str, str]:
@@ -138,11 +146,13 @@ class Launcher:
     # --- queries --------------------------------------------------------------------------
 
     def containers(self, prefix: str | None = None) -> list[Container]:
+        """Containers we started, of one cluster (``prefix``) or of all."""
         label = f"{LABEL}={prefix}" if prefix else LABEL
         found = self.client.containers.list(all=True, filters={"label": label})
         return sorted(found, key=lambda c: int(c.labels.get(INDEX_LABEL, "0")))
 
     def nodes(self, prefix: str | None = None) -> list[Node]:
+        """The nodes of one cluster (``prefix``) or of all, in node order."""
         result = []
         for c in self.containers(prefix):
             c.reload()
@@ -157,9 +167,20 @@ class Launcher:
                     role=c.labels.get(ROLE_LABEL, "?"),
                     status=c.status,
                     index=int(c.labels.get(INDEX_LABEL, "0")),
+                    cluster=c.labels.get(LABEL, "?"),
                 )
             )
         return result
+
+    def clusters(self) -> dict[str, list[Node]]:
+        """Every cloudagent cluster on the engine: prefix -> its nodes (none when only its
+        network is left)."""
+        found: dict[str, list[Node]] = {}
+        for network in self.client.networks.list(filters={"label": LABEL}):
+            found.setdefault(network.attrs.get("Labels", {}).get(LABEL, "?"), [])
+        for node in self.nodes():
+            found.setdefault(node.cluster, []).append(node)
+        return dict(sorted(found.items()))
 
     # --- changes --------------------------------------------------------------------------
 
@@ -328,3 +349,21 @@ def describe(nodes: Sequence[Node]) -> list[tuple[str, ...]]:
     """Rows for ``cluster ls``."""
     rows: list[tuple[str, ...]] = [("NAME", "FQDN", "ADDRESS", "ROLE", "STATUS")]
     return rows + [(n.name, n.fqdn, n.address, n.role, n.status) for n in nodes]
+
+
+def describe_clusters(clusters: Mapping[str, Sequence[Node]]) -> list[tuple[str, ...]]:
+    """Rows for ``cluster ls`` without ``--prefix``: one per cluster, as ``docker compose ls``.
+
+    >>> node = Node("node1", "node1.x", "10.0.0.2", "server", "running", 1, "node")
+    >>> describe_clusters({"node": [node], "old": []})[1:]
+    [('node', 'running(1)', 'node1.x'), ('old', 'network only', '')]
+    """
+    rows: list[tuple[str, ...]] = [("CLUSTER", "STATUS", "SERVER")]
+    for prefix, nodes in clusters.items():
+        counts: dict[str, int] = {}
+        for node in nodes:
+            counts[node.status] = counts.get(node.status, 0) + 1
+        status = ", ".join(f"{k}({v})" for k, v in sorted(counts.items())) or "network only"
+        server = next((n.fqdn for n in nodes if n.role == "server"), "")
+        rows.append((prefix, status, server))
+    return rows

@@ -51,22 +51,27 @@ class LocalNode:
 
     @property
     def fqdn(self) -> str:
+        """The node's FQDN, as DNS serves it."""
         return f"{self.name}.{self.domain}"
 
     @property
     def state_dir(self) -> Path:
+        """The node's CLOUDAGENT_STATE_DIR."""
         return self.base_dir / "state"
 
     @property
     def log_file(self) -> Path:
+        """Where the node's agent logs."""
         return self.base_dir / "agent.log"
 
     @property
     def dns(self) -> Lookup:
+        """A resolver that asks this node's dnsmasq."""
         return Lookup(Endpoint(self.address, self.dns_port), timeout=0.5)
 
     @property
     def running(self) -> bool:
+        """True while the node's agent process runs."""
         return self.process is not None and self.process.poll() is None
 
     def start(self, role: str = "agent") -> None:
@@ -179,9 +184,11 @@ class LocalCluster:
         os.chmod(base_dir, 0o755)  # noqa: S103 - dnsmasq (nobody) must traverse it
 
     def address(self, index: int) -> str:
+        """The loopback address of node ``index``."""
         return f"{self.subnet}.{10 + index}"
 
     def node_env(self, index: int, join: str | None) -> dict[str, str]:
+        """The environment that runs node ``index``, joining ``join`` if given."""
         address = self.address(index)
         env = {
             key: value
@@ -257,6 +264,7 @@ class LocalCluster:
         return [self.add("server" if i == 0 else "agent") for i in range(size)]
 
     def running(self) -> list[LocalNode]:
+        """The nodes whose agent runs."""
         return [n for n in self.nodes if n.running]
 
     def stop(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import signal
@@ -38,10 +37,8 @@ class Dnsmasq:
             on_start=self._on_start,
             pid_file=pid_file,
         )
-        self.loads = 0
         self._ready = False
         self._reload_pending = False
-        self.loaded = asyncio.Event()
 
     def _on_start(self) -> None:
         self._ready = False
@@ -51,8 +48,6 @@ class Dnsmasq:
         text = line.split(": ", 1)[-1] if line.startswith("dnsmasq[") else line
         read = _READ.search(text)
         if read and read.group("path") == str(self.hosts_file):
-            self.loads += 1
-            self.loaded.set()
             log.debug("%s", text)
             if not self._ready:
                 self._ready = True

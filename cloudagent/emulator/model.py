@@ -32,6 +32,7 @@ class Faults:
     fail_component: str | None = None  # tasks of this component end FAILED
 
     def as_dict(self) -> dict[str, Any]:
+        """The knobs as ``GET /emulator/faults`` shows them."""
         return dict(self.__dict__)
 
 
@@ -67,6 +68,7 @@ class LogicalRequest:
 
     @property
     def pending_hosts(self) -> int:
+        """Hosts the request still waits for (named and counted)."""
         return len(self.reserved) + sum(self.counts.values())
 
 
@@ -126,6 +128,7 @@ class Ambari:
             self.blueprints[verdict.blueprint.name] = (verdict.blueprint, doc)
 
     def delete_blueprint(self, name: str) -> None:
+        """``DELETE /blueprints/{name}``; raise Rejection as Ambari does."""
         with self.lock:
             if name not in self.blueprints:
                 raise Rejection(404, blueprint_not_found(name))
@@ -177,6 +180,7 @@ class Ambari:
         return [*request.hosts, *request.reserved]
 
     def cluster(self, name: str) -> Cluster:
+        """The cluster ``name``; raise Rejection (404) when there is none."""
         with self.lock:
             if name not in self.clusters:
                 raise Rejection(
@@ -266,10 +270,12 @@ class Ambari:
         return first
 
     def summary(self, request: LogicalRequest) -> Summary:
+        """The request's status and progress now."""
         with self.lock:
             return summarise(request.tasks, self.clock(), request.pending_hosts)
 
     def request(self, cluster: str, request_id: int) -> LogicalRequest:
+        """Request ``request_id`` of ``cluster``; raise Rejection (404) when there is none."""
         with self.lock:
             self.cluster(cluster)
             found = self.requests.get(request_id)
@@ -311,6 +317,7 @@ class Ambari:
             }
 
     def heartbeat(self, name: str, response_id: int) -> dict[str, Any]:
+        """An agent's heartbeat; the reply tells it to register again when we do not know it."""
         with self.lock:
             host = self.hosts.get(name)
             if host is None or response_id != host.response_id:
@@ -392,6 +399,7 @@ def host_predicates(doc: Any, key: str = "name") -> dict[str, Predicate]:
 
 
 def blueprint_not_found(name: str) -> str:
+    """Ambari's message for a blueprint that does not exist."""
     return (
         "The requested resource doesn't exist: Blueprint not found, "
         f"Blueprints/blueprint_name={name}"

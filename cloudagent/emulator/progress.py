@@ -101,7 +101,7 @@ def task_status(task: Task, now: float, failure: float | None) -> str:
 
 
 def summarise(tasks: Iterable[Task], now: float, pending_hosts: int) -> Summary:
-    """Ambari's CalculatedStatus over the tasks (reference §1.6).
+    """Ambari's CalculatedStatus over the tasks, as ambari-server's CalculatedStatus computes it.
 
     >>> t = [Task(1, "h", "NAMENODE", "INSTALL", 0, 1, 10),
     ...      Task(2, "h", "DATANODE", "INSTALL", 0, 1, 5)]

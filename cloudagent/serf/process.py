@@ -18,8 +18,9 @@ _LEVELS = {
     "WARN": logging.WARNING,
     "ERR": logging.ERROR,
 }
-# memberlist/serf log a membership change the moment it is known, ~1 s before the coalesced
-# event is delivered (serf-dnsmasq.md §6). These lines only wake the loop; members is the data.
+# memberlist/serf log a membership change the moment it is known; the coalesced event reaches
+# handlers about a second later (measured with serf 0.8). These lines only wake the loop;
+# the members call is the data.
 MEMBER_CHANGE = re.compile(r"serf: EventMember(Join|Leave|Failed|Update|Reap)")
 
 

@@ -1,10 +1,11 @@
-"""A small asyncio client for Serf's RPC protocol (msgpack over TCP, serf-dnsmasq.md §1.1).
+"""A small asyncio client for Serf's RPC protocol: msgpack over TCP, described at
+https://www.serf.io/docs/agent/rpc.html and implemented in serf's ``cmd/serf/command/agent/ipc.go``.
 
 Why our own: serf-python does not import on Python 3; serfclient is synchronous and lacks
-tags and monitor; asyncserf needs old pins of anyio and msgpack (docs/architecture.md).
+tags; asyncserf needs old pins of anyio and msgpack (docs/architecture.md).
 
 The stream carries concatenated msgpack objects: a response header ``{"Seq", "Error"}``,
-followed by a body for the commands in BODY_COMMANDS. Streams (``stream``, ``monitor``) are
+followed by a body for the commands in BODY_COMMANDS. A ``stream`` subscription is
 acknowledged by a bare header and then push header+body records under the same Seq.
 """
 
@@ -56,7 +57,7 @@ _CLOSED: Final = object()
 
 
 class Subscription:
-    """Records pushed on a stream (``stream`` events or ``monitor`` log lines)."""
+    """Records pushed on a ``stream`` subscription (one per event)."""
 
     def __init__(self) -> None:
         self._queue: asyncio.Queue[object] = asyncio.Queue()
@@ -180,20 +181,10 @@ class SerfRPC:
         """Set and delete this agent's tags (gossiped as a member-update)."""
         await self._call("tags", {"Tags": dict(tags), "DeleteTags": list(delete)})
 
-    async def stats(self) -> dict[str, Any]:
-        """The agent's stats maps."""
-        return dict(await self._call("stats"))
-
     async def stream(self, types: str = MEMBER_EVENTS) -> Subscription:
         """Subscribe to (coalesced) events of ``types``."""
         subscription = Subscription()
         await self._call("stream", {"Type": types}, subscription=subscription)
-        return subscription
-
-    async def monitor(self, level: str = "INFO") -> Subscription:
-        """Subscribe to the agent's log lines at ``level`` and above (``{"Log": line}``)."""
-        subscription = Subscription()
-        await self._call("monitor", {"LogLevel": level}, subscription=subscription)
         return subscription
 
     # --- plumbing -------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import pytest
 
 from cloudagent import config
 from cloudagent.endpoint import Endpoint
+from cloudagent.environ import Collector
 from cloudagent.errors import ConfigError
 
 KEY = "cg8StVXbQJ0gPvMd9o7yrg=="  # 16 bytes, base64
@@ -163,3 +164,71 @@ def test_new_gossip_keys_are_valid_and_differ() -> None:
     first, second = config.new_gossip_key(), config.new_gossip_key()
     assert first != second
     assert config.encrypt_key(first.reveal()) == first
+
+
+def problems_of(env: dict[str, str], **kwargs: object) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load(env, **kwargs)
+    return caught.value.problems
+
+
+@pytest.mark.parametrize("path", ["/var/lib/x\nuser=root", "/var/lib/x\rdir", "relative/dir"])
+def test_state_dir_must_be_a_plain_absolute_path(path: str) -> None:
+    assert [p.split(":")[0] for p in problems_of({"CLOUDAGENT_STATE_DIR": path})] == [
+        "CLOUDAGENT_STATE_DIR"
+    ]
+
+
+@pytest.mark.parametrize("grace", ["-5", "8d", "999999h", "nan"])
+def test_failed_grace_range(grace: str) -> None:
+    (problem,) = problems_of({"CLOUDAGENT_FAILED_GRACE": grace})
+    assert problem.startswith("CLOUDAGENT_FAILED_GRACE:")
+
+
+def test_failed_grace_zero_and_a_week_are_allowed() -> None:
+    assert load({"CLOUDAGENT_FAILED_GRACE": "0"}).failed_grace == 0
+    assert load({"CLOUDAGENT_FAILED_GRACE": "168h"}).failed_grace == 7 * 24 * 3600
+
+
+@pytest.mark.parametrize("join", ["10.0.0.1,bad_host", "10.0.0.300", "-lead.x:7946", "a:b:c:d"])
+def test_join_entries_must_be_addresses_or_host_names(join: str) -> None:
+    (problem,) = problems_of({"SERF_JOIN_IP": join})
+    assert problem.startswith("SERF_JOIN_IP:")
+
+
+def test_join_accepts_host_names() -> None:
+    assert load({"SERF_JOIN_IP": "server.cluster.internal:7950"}).join == (
+        Endpoint("server.cluster.internal", 7950),
+    )
+
+
+@pytest.mark.parametrize(
+    ("node", "domain", "word"),
+    [
+        ("host1.localdomain", None, "placeholder"),
+        ("host1", "printers.local", "multicast"),
+        ("host1.localhost", None, "loopback"),
+    ],
+)
+def test_placeholder_domains_are_refused(node: str, domain: str | None, word: str) -> None:
+    env = {"CLOUDAGENT_NODE_NAME": node} | ({"MYDOMAIN": domain} if domain else {})
+    (problem,) = problems_of(env)
+    assert word in problem and "set MYDOMAIN" in problem
+    assert problem.startswith("MYDOMAIN" if domain else "the domain taken from 'host1.")
+
+
+def test_summary_names_its_fields_and_masks_secrets() -> None:
+    cfg = load({"SERF_RPC_AUTH": "tok3n", "SERF_JOIN_IP": "10.0.0.1"})
+    line = cfg.summary()
+    assert line.startswith("domain=example.org, join=10.0.0.1:7946, advertise=(serf chooses),")
+    assert "gossip-encryption=off" in line and "rpc-auth=on" in line
+    assert "tok3n" not in line
+
+
+def test_collect_leaves_problems_in_the_collector() -> None:
+    c = Collector({"AMBARI_ROLE": "boss", "CLOUDAGENT_NODE_NAME": "n1"})
+    cfg = config.collect(c, is_root=False)
+    assert cfg.role == "agent"  # the default stands in for the bad value
+    assert [p.split(":")[0] for p in c.problems] == ["AMBARI_ROLE"]
+    with pytest.raises(ConfigError):
+        c.finish()

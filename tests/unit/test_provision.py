@@ -5,9 +5,14 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
+import pytest
+
+from cloudagent.ambari.blueprint import Blueprint
 from cloudagent.ambari.client import AmbariClient
-from cloudagent.ambari.provision import Provisioner
+from cloudagent.ambari.layout import LayoutError
+from cloudagent.ambari.provision import ClusterOrder, Layout, Provisioner, provision_cluster
 from cloudagent.ambari.settings import load_ambari
+from cloudagent.errors import CloudagentError
 from cloudagent.members import Member, Membership, Status
 from cloudagent.secret import Secret
 from tests.unit.emulated import api, running, shipped
@@ -129,3 +134,42 @@ def test_failed_request_is_reported_as_failure(tmp_path: Path) -> None:
 def test_unreachable_ambari_is_a_wait_not_a_crash(tmp_path: Path) -> None:
     status = provisioner("http://127.0.0.1:1", tmp_path).step(members("n1"))
     assert status.phase == "waiting-for-ambari"
+
+
+def test_server_role_checks_the_template_before_sending_anything(tmp_path: Path) -> None:
+    settings = load_ambari(
+        {"EXPECTED_HOST_COUNT": "2", "BLUEPRINT": "hive-mysql", "CLUSTER_NAME": "c1"}
+    )
+    with running() as (ambari, base, _clock):
+        client = AmbariClient(base, password=Secret("admin"), retries=0)
+        p = Provisioner(client, settings, DOMAIN, f"n1.{DOMAIN}", tmp_path / "provision.json")
+        register(ambari, "n1", "n2")
+        status = p.step(members("n1", "n2"))
+        assert status.phase == "error"
+        assert "cluster c1 would be rejected by Ambari: 400" in status.message
+        assert "default_password" in status.message
+        assert api(base, "GET", "blueprints").json()["items"] == []
+
+
+def test_cluster_order_validates_once_and_takes_the_cluster_override() -> None:
+    settings = load_ambari({"BLUEPRINT": "single-node-hdfs-yarn"})
+    order = ClusterOrder.from_settings(settings)
+    assert order.cluster == "hadoop"  # the one default, in settings
+    assert order.checked is order.checked
+    assert ClusterOrder.from_settings(settings, cluster="c9").cluster == "c9"
+    broken = ClusterOrder("b", {"Blueprints": {"stack_name": "HDP"}}, "c")
+    with pytest.raises(CloudagentError, match="blueprint 'b' would be rejected by Ambari: 400"):
+        _ = broken.checked
+
+
+def test_provision_cluster_sends_nothing_when_the_layout_fails(tmp_path: Path) -> None:
+    order = ClusterOrder.from_settings(load_ambari({"BLUEPRINT": "single-node-hdfs-yarn"}))
+
+    def no_layout(bp: Blueprint) -> Layout:
+        raise LayoutError("no host for master")
+
+    with running() as (_, base, _clock):
+        client = AmbariClient(base, password=Secret("admin"), retries=0)
+        with pytest.raises(LayoutError):
+            provision_cluster(client, order, no_layout)
+        assert api(base, "GET", "blueprints").json()["items"] == []

@@ -84,7 +84,7 @@ def test_connection_loss_fails_calls_and_subscriptions() -> None:
         serf = FakeSerf()
         port = await serf.start()
         rpc = await SerfRPC.connect(Endpoint("127.0.0.1", port))
-        events = await rpc.monitor()
+        events = await rpc.stream()
         await serf.stop()
         with pytest.raises(SerfConnectionError):
             async for _ in events:

@@ -1,4 +1,5 @@
-"""Agreement with the verdicts on the six real cluster templates (reference §5)."""
+"""Agreement with the verdicts on the six real cluster templates of the corpus
+(CLOUDAGENT_CORPUS_DIR)."""
 
 from __future__ import annotations
 
