@@ -10,11 +10,20 @@ from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from cloudagent import __version__
-from cloudagent.commands import blueprint, cloudinit, cluster, emulator, node
 from cloudagent.errors import CloudagentError, ConfigError, ExitStatus, UsageError
 
 
 def _parser() -> argparse.ArgumentParser:
+    # Imported here, not at the top: `cloudagent topology` must not pay for them (see main).
+    from cloudagent.commands import (  # noqa: PLC0415
+        blueprint,
+        cloudinit,
+        cluster,
+        emulator,
+        node,
+        topology,
+    )
+
     parser = argparse.ArgumentParser(
         prog="cloudagent",
         description="Gossip membership agent: Serf membership -> dnsmasq DNS -> Ambari.",
@@ -28,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     emulator.register(sub)
     cluster.register(sub)
     cloudinit.register(sub)
+    topology.register(sub)
     return parser
 
 
@@ -41,11 +51,18 @@ def main(
     env = os.environ if environ is None else environ
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["topology"]:
+        # Hadoop's NameNode runs this for every DataNode that registers: answer from the
+        # table without building the parser or importing any other command.
+        from cloudagent.commands.topology import run  # noqa: PLC0415
+
+        return run(arguments[1:], env, out, err)
     parser = _parser()
     try:
         # argparse prints help, usage and errors to sys.stdout/sys.stderr itself.
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            args = parser.parse_args(argv)
+            args = parser.parse_args(arguments)
     except SystemExit as exc:  # argparse has printed usage or help
         return ExitStatus.USAGE if exc.code else ExitStatus.OK
     try:

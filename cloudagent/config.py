@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from cloudagent import hostnames
+from cloudagent import DEFAULT_STATE_DIR, hostnames
 from cloudagent.endpoint import Endpoint
 from cloudagent.environ import Collector
 from cloudagent.secret import Secret, read_secret_file
+from cloudagent.topology import DEFAULT_RACK, parse_rack
 
 Role = Literal["server", "agent"]
 ROLES: Final[tuple[Role, ...]] = ("server", "agent")
@@ -52,6 +53,7 @@ class Config:
     dnsmasq_user: str | None
     log_level: str
     resolv_conf: Path | None = None  # a resolv.conf to point at our dnsmasq (containers)
+    rack: str = DEFAULT_RACK  # Hadoop rack path, gossiped in the ``rack`` tag
 
     @property
     def fqdn(self) -> str:
@@ -80,6 +82,7 @@ class Config:
             ("dns upstream", _describe_upstream(self.dns_upstream)),
             ("state dir", str(self.state_dir)),
             ("failed grace", f"{self.failed_grace:g}s"),
+            ("rack", self.rack),
         ]
 
     def summary(self) -> str:
@@ -286,7 +289,7 @@ def collect(
         parser=parse_duration,
         unit="s",
     )
-    state_text = c.get("CLOUDAGENT_STATE_DIR") or "/var/lib/cloudagent"
+    state_text = c.get("CLOUDAGENT_STATE_DIR") or DEFAULT_STATE_DIR
     if any(ch in state_text for ch in "\n\r\0"):
         c.problem(
             f"CLOUDAGENT_STATE_DIR: {state_text!r} has a line break or NUL in it; "
@@ -324,6 +327,7 @@ def collect(
         dnsmasq_user=c.get("CLOUDAGENT_DNSMASQ_USER") or ("nobody" if root else None),
         log_level=log_level,
         resolv_conf=Path(resolv) if (resolv := c.get("CLOUDAGENT_RESOLV_CONF")) else None,
+        rack=c.parse("CLOUDAGENT_RACK", DEFAULT_RACK, parse_rack),
     )
     if config.resolv_conf is not None and dns_listen.port != 53:
         c.problem(

@@ -13,6 +13,7 @@ from cloudagent import hostnames
 from cloudagent.config import parse_endpoint
 from cloudagent.errors import CloudagentError
 from cloudagent.secret import Secret
+from cloudagent.topology import rack_problem
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("cloudagent", "cloudinit"),
@@ -50,6 +51,7 @@ class UserData:
     gossip_key: Secret | None = None
     key_generated: bool = False  # the key was made for this rendering (a new cluster)
     open_gossip: bool = False  # explicitly no key
+    rack: str | None = None  # CLOUDAGENT_RACK; unset: Hadoop's /default-rack
 
 
 def _check(data: UserData) -> list[str]:
@@ -85,6 +87,8 @@ def _check(data: UserData) -> list[str]:
             f"(sudo cat {KEY_ON_VM}) into a 0600 file and set SERF_ENCRYPT_KEY_FILE to it "
             "(or --no-encrypt to join an open cluster)"
         )
+    if data.rack is not None and (problem := rack_problem(data.rack)):
+        problems.append(f"--rack {data.rack!r}: {problem} (use a path such as /dc1/rack1)")
     if data.expected_hosts < 1:
         problems.append("--expected-hosts must be at least 1")
     for name, secret in data.secrets.items():
@@ -98,6 +102,8 @@ def environment(data: UserData) -> list[tuple[str, str]]:
     env = [("AMBARI_ROLE", data.role), ("MYDOMAIN", data.domain)]
     if data.join_ip:
         env.append(("SERF_JOIN_IP", data.join_ip))
+    if data.rack:
+        env.append(("CLOUDAGENT_RACK", data.rack))
     if data.role == "server":
         env.append(("EXPECTED_HOST_COUNT", str(data.expected_hosts)))
         if data.blueprint:

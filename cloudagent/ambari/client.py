@@ -208,10 +208,19 @@ class AmbariClient:
         doc: dict[str, Any] | None = self._get_or_none(f"clusters/{name}")
         return doc
 
-    def add_hosts(self, cluster: str, blueprint: str, hosts: Mapping[str, str]) -> int:
-        """Scale up: ``POST /clusters/{c}/hosts`` with host -> blueprint host group."""
+    def add_hosts(
+        self,
+        cluster: str,
+        blueprint: str,
+        hosts: Mapping[str, str],
+        racks: Mapping[str, str] | None = None,
+    ) -> int:
+        """Scale up: ``POST /clusters/{c}/hosts`` with host -> blueprint host group, and each
+        host's ``rack_info`` when ``racks`` names it."""
+        racks = racks or {}
         body = [
             {"blueprint": blueprint, "host_group": group, "host_name": host}
+            | ({"rack_info": racks[host]} if host in racks else {})
             for host, group in sorted(hosts.items())
         ]
         reply = self._call("POST", f"clusters/{cluster}/hosts", body, expect=(202,)).json()

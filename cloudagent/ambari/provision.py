@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -25,8 +25,9 @@ from cloudagent.ambari.template import check_cluster_template
 from cloudagent.ambari.validate import check_blueprint
 from cloudagent.errors import CloudagentError
 from cloudagent.files import read_text, write_atomic
-from cloudagent.members import Membership, Status
+from cloudagent.members import Member, Membership, Status
 from cloudagent.secret import Secret
+from cloudagent.topology import member_rack
 
 log = logging.getLogger(__name__)
 
@@ -116,16 +117,20 @@ class Submission:
 
 
 def provision_cluster(
-    client: AmbariClient, order: ClusterOrder, place: Callable[[Blueprint], Layout]
+    client: AmbariClient,
+    order: ClusterOrder,
+    place: Callable[[Blueprint], Layout],
+    racks: Mapping[str, str] | None = None,
 ) -> Submission:
     """Validate the blueprint, lay the hosts out (``place``), check the cluster template as
     Ambari will, register the blueprint, create the cluster: what ``blueprint submit`` and the
     server role both do. Nothing is sent until both documents pass the offline checks.
+    ``racks`` gives hosts their ``rack_info``.
     Raises CloudagentError (AmbariError for Ambari's answers, LayoutError for the layout)."""
     bp = order.checked
     layout = place(bp)
     password = order.default_password.reveal() if order.default_password else None
-    template = cluster_template(order.blueprint_name, layout, password)
+    template = cluster_template(order.blueprint_name, layout, password, racks)
     try:
         check_cluster_template(
             template, order.cluster, {order.blueprint_name: bp}, ambari=bp.stack.ambari
@@ -175,19 +180,35 @@ def register_blueprint(
 
 
 def cluster_template(
-    blueprint: str, layout: Mapping[str, list[str]], default_password: str | None
+    blueprint: str,
+    layout: Mapping[str, list[str]],
+    default_password: str | None,
+    racks: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The cluster creation template for a layout."""
+    """The cluster creation template for a layout; ``racks`` gives hosts their ``rack_info``
+    (a per-host field of the template since Ambari 2.2.1, AMBARI-14600; older servers read
+    only ``fqdn`` and ignore it)."""
+    racks = racks or {}
     template: dict[str, Any] = {
         "blueprint": blueprint,
         "host_groups": [
-            {"name": group, "hosts": [{"fqdn": h} for h in hosts]}
+            {"name": group, "hosts": [_host(h, racks.get(h)) for h in hosts]}
             for group, hosts in layout.items()
         ],
     }
     if default_password:
         template["default_password"] = default_password
     return template
+
+
+def _host(fqdn: str, rack: str | None) -> dict[str, str]:
+    return {"fqdn": fqdn} if rack is None else {"fqdn": fqdn, "rack_info": rack}
+
+
+def racks_of(alive: Mapping[str, Member], hosts: Iterable[str]) -> dict[str, str]:
+    """Each host's rack from its member's ``rack`` tag (an invalid tag: ``/default-rack``;
+    the DNS loop has warned about it)."""
+    return {h: member_rack(alive[h])[0] for h in hosts if h in alive}
 
 
 class Provisioner:
@@ -268,7 +289,10 @@ class Provisioner:
             Candidate(h, alive[h].tags.get("hostgroup"), h == self.server_fqdn) for h in ready
         ]
         submitted = provision_cluster(
-            self.client, self.order, lambda bp: assign_hosts(bp, candidates)
+            self.client,
+            self.order,
+            lambda bp: assign_hosts(bp, candidates),
+            racks_of(alive, ready),
         )
         request = submitted.request
         self.saved = _Saved(cluster=self.settings.cluster, request=request)
@@ -349,7 +373,10 @@ class Provisioner:
         if not assignment:
             return
         request = self.client.add_hosts(
-            self.settings.cluster, self.settings.blueprint_name, assignment
+            self.settings.cluster,
+            self.settings.blueprint_name,
+            assignment,
+            racks_of(alive, assignment),
         )
         self.saved.scale_requests.append(request)
         self.saved.scaled.update(assignment)

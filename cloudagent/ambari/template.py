@@ -44,6 +44,7 @@ class GroupRequest:
     name: str
     hosts: tuple[str, ...] = ()
     host_count: int = 0
+    racks: Mapping[str, str] = field(default_factory=dict)  # host -> its rack_info, if given
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,11 @@ class ClusterPlan:
     def hosts(self) -> dict[str, str]:
         """Reserved host name -> host group."""
         return {h: g.name for g in self.groups for h in g.hosts}
+
+    @property
+    def racks(self) -> dict[str, str]:
+        """Host name -> the ``rack_info`` the request gave it."""
+        return {h: r for g in self.groups for h, r in g.racks.items()}
 
 
 def _group(raw: Any, prefix: str = TEMPLATE) -> GroupRequest:
@@ -86,6 +92,7 @@ def _group(raw: Any, prefix: str = TEMPLATE) -> GroupRequest:
             "'host_count' value",
         )
     fqdns = []
+    racks: dict[str, str] = {}
     for host in hosts or []:
         fqdn = host.get("fqdn") if isinstance(host, dict) else None
         if not fqdn:
@@ -93,7 +100,9 @@ def _group(raw: Any, prefix: str = TEMPLATE) -> GroupRequest:
                 400, prefix + f"Host group '{name}' hosts element must include at least one fqdn"
             )
         fqdns.append(str(fqdn).lower())  # Ambari lower-cases host names
-    return GroupRequest(name, tuple(fqdns), int(count or 0))
+        if host.get("rack_info") is not None:  # since Ambari 2.2.1 (AMBARI-14600)
+            racks[fqdns[-1]] = str(host["rack_info"])
+    return GroupRequest(name, tuple(fqdns), int(count or 0), racks)
 
 
 def _credentials(raw: Any) -> None:
@@ -271,6 +280,7 @@ def check_scale_request(
         )
     in_cluster = set(cluster_hosts)
     groups: dict[str, list[str]] = {}
+    racks: dict[str, dict[str, str]] = {}
     counts: dict[str, int] = {}
     for entry in entries:
         group = entry.get("host_group")
@@ -298,9 +308,13 @@ def check_scale_request(
                     TOPOLOGY + f"Host {host} cannot be added, because it is already in the cluster",
                 )
             groups.setdefault(group, []).append(host)
+            # ScaleClusterRequest reads Hosts/rack_info, else rack_info.
+            rack = entry.get("Hosts/rack_info", entry.get("rack_info"))
+            if rack is not None:
+                racks.setdefault(group, {})[host] = str(rack)
         else:
             counts[group] = counts.get(group, 0) + int(entry["host_count"])
-    plan_groups = tuple(GroupRequest(g, tuple(h)) for g, h in groups.items()) + tuple(
-        GroupRequest(g, (), c) for g, c in counts.items()
-    )
+    plan_groups = tuple(
+        GroupRequest(g, tuple(h), racks=racks.get(g, {})) for g, h in groups.items()
+    ) + tuple(GroupRequest(g, (), c) for g, c in counts.items())
     return ClusterPlan(bp, plan_groups)

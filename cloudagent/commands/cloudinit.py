@@ -46,6 +46,7 @@ def register(sub: Any) -> None:
         action="store_true",
         help="open gossip: no key (anyone who reaches it joins)",
     )
+    r.add_argument("--rack", help="the node's Hadoop rack path, e.g. /dc1/rack1 (CLOUDAGENT_RACK)")
     r.set_defaults(handler=_render)
 
 
@@ -78,6 +79,7 @@ def _render(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
                 gossip_key=gossip_key,
                 key_generated=generated,
                 open_gossip=args.no_encrypt,
+                rack=args.rack,
             )
         )
     )

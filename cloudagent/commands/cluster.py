@@ -13,6 +13,7 @@ from cloudagent.environ import Collector
 from cloudagent.errors import CloudagentError, ExitStatus
 from cloudagent.files import read_text
 from cloudagent.secret import Secret
+from cloudagent.topology import parse_rack
 
 if TYPE_CHECKING:
     from cloudagent.dev.launch import ClusterSpec, Launcher
@@ -56,6 +57,11 @@ def register(sub: Any) -> None:
             action="store_true",
             help="open gossip: no key (default: SERF_ENCRYPT_KEY(_FILE), else up generates one)",
         )
+        p.add_argument(
+            "--rack",
+            type=parse_rack,
+            help="the nodes' Hadoop rack (default: /<the Docker engine's host name>)",
+        )
     ls = csub.add_parser(
         "ls", help="list the clusters on this engine, or with --prefix the nodes of one"
     )
@@ -96,6 +102,7 @@ def _spec(args: argparse.Namespace, env: Mapping[str, str], nodes: int = 1) -> C
         env=passed,
         gossip_key=None if args.no_encrypt else _given_key(env),
         open_gossip=args.no_encrypt,
+        rack=args.rack,
     )
 
 

@@ -22,6 +22,7 @@ from cloudagent.backoff import Backoff
 from cloudagent.config import Config, resolv_conf_upstreams
 from cloudagent.daemon.state import StatePaths, load_arrivals, load_failures, prepare_state_dir
 from cloudagent.daemon.supervise import Child
+from cloudagent.daemon.topology import TopologyFile
 from cloudagent.dns.dnsmasq import Dnsmasq
 from cloudagent.dns.render import render_dnsmasq_conf, served_entries
 from cloudagent.endpoint import Endpoint
@@ -31,6 +32,7 @@ from cloudagent.reconcile import Reconciler
 from cloudagent.secret import Secret
 from cloudagent.serf.process import MEMBER_CHANGE, log_serf_line, serf_argv, serf_config
 from cloudagent.serf.rpc import SerfError, SerfRPC, SerfRPCError, Subscription
+from cloudagent.topology import RACK_TAG
 
 if TYPE_CHECKING:
     from cloudagent.ambari.runner import AmbariRole
@@ -66,13 +68,14 @@ class Agent:
         self.resolv_conf = config.resolv_conf or resolv_conf
         self.pacer = pacer or Pacer()
         self.resync = resync
-        self.tags: dict[str, str] = {"role": config.role}
+        self.tags: dict[str, str] = {"role": config.role, RACK_TAG: config.rack}
         self.rpc: SerfRPC | None = None
         self.writes = 0
         self._session_started = time.monotonic()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self.hosts = ManagedFile(self.paths.hosts)
+        self.topology = TopologyFile(config.state_dir, config.domain)
         self.reconciler = Reconciler(
             config.domain,
             config.failed_grace,
@@ -382,6 +385,7 @@ class Agent:
         if written:
             self.writes += 1
             self.dnsmasq.reload()
+        self.topology.update(cycle.view, cycle.membership.members)
         if cycle.failures_changed:
             write_atomic(self.paths.failures, json.dumps(self.reconciler.failed_since) + "\n")
         if cycle.arrivals_changed:

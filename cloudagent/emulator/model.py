@@ -46,6 +46,7 @@ class Host:
     last_heartbeat: float | None = None
     response_id: int = 0
     cluster: str | None = None
+    rack_info: str = "/default-rack"  # Ambari's default; a template or scale-up may set it
 
 
 @dataclass
@@ -233,6 +234,7 @@ class Ambari:
             if group is None:
                 continue
             host.cluster = request.cluster
+            host.rack_info = request.plan.racks.get(host.name, host.rack_info)
             request.hosts[host.name] = group
             bp = request.plan.blueprint
             components = bp.host_groups[group]
@@ -351,7 +353,7 @@ class Ambari:
             "os_type": "redhat7",
             "ph_cpu_count": 2,
             "public_host_name": host.name,
-            "rack_info": "/default-rack",
+            "rack_info": host.rack_info,
             "total_mem": 4054984,
         }
         if host.cluster:
