@@ -59,7 +59,7 @@ def register(sub: Any) -> None:
         )
         p.add_argument(
             "--rack",
-            type=parse_rack,
+            type=_rack,
             help="the nodes' Hadoop rack (default: /<the Docker engine's host name>)",
         )
     ls = csub.add_parser(
@@ -75,6 +75,13 @@ def register(sub: Any) -> None:
     add.set_defaults(handler=_add)
     ls.set_defaults(handler=_ls)
     down.set_defaults(handler=_down)
+
+
+def _rack(text: str) -> str:
+    try:
+        return parse_rack(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _upstream(choice: str) -> str:
