@@ -40,6 +40,10 @@ def expected(nodes: list[LocalNode], racks: dict[str, str]) -> dict[str, str]:
     return rows
 
 
+def has_table(node: LocalNode, want: dict[str, str]) -> Callable[[], bool]:
+    return lambda: table(node) == want
+
+
 def topology(node: LocalNode, *hosts: str) -> list[str]:
     out = io.StringIO()
     assert main(["topology", *hosts], environ=node.env_for_cli(), stdout=out) == 0
@@ -54,7 +58,7 @@ def test_topology_table_and_script_follow_the_membership(
     racks = dict(RACKS)
     want = expected(nodes, racks)
     for node in nodes:
-        wait_for(lambda n=node: table(n) == want, timeout=30, what=f"{node.name}'s table")
+        wait_for(has_table(node, want), timeout=30, what=f"{node.name}'s table")
 
     # The script contract: one rack per argument, in order; a stranger is on the default rack.
     hosts = [nodes[2].fqdn, nodes[0].address, "stranger.cluster.internal", nodes[1].name]
@@ -99,6 +103,6 @@ def test_topology_table_and_script_follow_the_membership(
     racks["node3"] = "/dc2/host-c"
     want |= expected([moved], racks)
     for node in nodes:
-        wait_for(lambda n=node: table(n) == want, timeout=30, what=f"{node.name} sees the move")
+        wait_for(has_table(node, want), timeout=30, what=f"{node.name} sees the move")
         assert topology(node, moved.fqdn, moved.address) == ["/dc2/host-c"] * 2
     assert nodes[0].log_file.read_text().count("rack tag '/r1 /evil' ignored") == 1
