@@ -129,7 +129,28 @@ def table_rows(
         if names:
             rows.append((entry.address, names[0][1]))
             rows += names
+    if problem := depth_problem(racks.values()):
+        problems.append(problem)
     return rows, problems
+
+
+def depth_problem(racks: Iterable[str]) -> str | None:
+    """Hadoop's NetworkTopology puts every DataNode at one depth and refuses one whose rack has
+    another number of labels ("You cannot have a rack and a non-rack node at the same level").
+
+    >>> depth_problem(["/a", "/b"]) is None, depth_problem(["/a", "/dc1/b", "/c"])[:40]
+    (True, 'racks of different depths (/a, /dc1/b): ')
+    """
+    by_depth: dict[int, str] = {}
+    for rack in sorted(set(racks)):
+        by_depth.setdefault(rack.count("/"), rack)
+    if len(by_depth) < 2:
+        return None
+    examples = ", ".join(by_depth[d] for d in sorted(by_depth))
+    return (
+        f"racks of different depths ({examples}): Hadoop refuses DataNodes on a rack whose "
+        "depth differs from the first one; give every node a rack with as many labels"
+    )
 
 
 def render_table(rows: Iterable[tuple[str, str]]) -> str:

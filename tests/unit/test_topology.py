@@ -276,3 +276,14 @@ def test_cloudinit_render_rack() -> None:
     assert "--rack '/a b': label 'a b' has characters other than" in err
     _, out, _ = cli(["cloudinit", "render", "--role", "agent", "--join-ip", "10.0.0.1"], {})
     assert "CLOUDAGENT_RACK" not in out
+
+
+def test_racks_of_different_depths_are_one_problem() -> None:
+    cycle = Reconciler(DOMAIN, grace=60).step(
+        [raw("a", 1, "/dc1/r1"), raw("b", 2, "/dc1/r2"), raw("c", 3)], now=0
+    )
+    _, problems = table_rows(cycle.view, cycle.membership.members, DOMAIN)
+    assert problems == [
+        "racks of different depths (/default-rack, /dc1/r1): Hadoop refuses DataNodes on a rack "
+        "whose depth differs from the first one; give every node a rack with as many labels"
+    ]
