@@ -31,29 +31,44 @@ def render(*args: str, env: dict[str, str] | None = None) -> str:
     return out.getvalue()
 
 
-VARIANTS = [
-    ["--role", "server", *extra, "--advertise-ip", advertise, "--ambari", ambari]
-    for extra, advertise, ambari in itertools.product(
-        [
-            [],
+VARIANTS = (
+    [
+        ["--role", "server", *extra, "--advertise-ip", advertise, "--ambari", ambari]
+        for extra, advertise, ambari in itertools.product(
             [
-                "--join-ip",
-                "10.0.0.5",
-                "--expected-hosts",
-                "3",
-                "--blueprint",
-                "hive-mysql",
-                "--cluster",
-                "prod",
+                [],
+                [
+                    "--join-ip",
+                    "10.0.0.5",
+                    "--expected-hosts",
+                    "3",
+                    "--blueprint",
+                    "hive-mysql",
+                    "--cluster",
+                    "prod",
+                ],
             ],
-        ],
-        ["auto", "none", "10.0.0.9"],
-        ["installed", "emulator", "off"],
-    )
-] + [
-    ["--role", "agent", "--join-ip", "10.0.0.5", "--advertise-ip", advertise, "--network", network]
-    for advertise, network in itertools.product(["auto", "none", "10.0.0.7"], ["host", "bridge"])
-]
+            ["auto", "none", "10.0.0.9"],
+            ["installed", "emulator", "off"],
+        )
+    ]
+    + [
+        [
+            "--role",
+            "agent",
+            "--join-ip",
+            "10.0.0.5",
+            "--advertise-ip",
+            advertise,
+            "--network",
+            network,
+        ]
+        for advertise, network in itertools.product(
+            ["auto", "none", "10.0.0.7"], ["host", "bridge"]
+        )
+    ]
+    + [["--role", "agent", "--join-ip", "10.0.0.5", "--rack", "/dc1/vm-7"]]
+)
 
 
 @pytest.mark.parametrize("args", VARIANTS, ids=lambda a: "-".join(x.strip("-") for x in a))

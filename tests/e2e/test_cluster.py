@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 
 import docker
+import requests
 
 from cloudagent.ambari.client import AmbariClient
 from cloudagent.dev.launch import LABEL, ClusterSpec, Launcher, Node
 from cloudagent.dev.localcluster import wait_for
+from cloudagent.topology import rack_from_hostname
 
 GRACE = 8.0
 
@@ -32,6 +35,16 @@ def status(launcher: Launcher, node: Node) -> dict[str, str]:
     except ValueError:
         return {}
     return result
+
+
+def topology_is(
+    launcher: Launcher, observer: Node, hosts: list[str], want: list[str]
+) -> Callable[[], bool]:
+    def check() -> bool:
+        code, out = launcher.exec(observer.name, ["cloudagent-topology", *hosts])
+        return code == 0 and out.split() == want
+
+    return check
 
 
 def test_cluster_up_provision_add_stop_kill_down(
@@ -86,6 +99,18 @@ def test_cluster_up_provision_add_stop_kill_down(
     code, _ = launcher.exec(nodes[0].name, ["serf", "members"])
     assert code != 0  # serf's RPC wants the token the agent generated; cloudagent reads it
 
+    # Every container is on the engine's rack, in every container's topology table.
+    rack = rack_from_hostname(engine.info()["Name"])
+    hosts = [h for n in nodes for h in (n.fqdn, n.address)] + ["stranger.example"]
+    want = [rack] * (len(hosts) - 1) + ["/default-rack"]
+    for observer in nodes:
+        wait_for(
+            topology_is(launcher, observer, hosts, want),
+            timeout=10,
+            interval=0.2,
+            what=f"{observer.name}'s topology",
+        )
+
     # The blueprint is provisioned on the emulator; every host under the name our DNS serves.
     server = nodes[0]
     wait_for(
@@ -98,6 +123,14 @@ def test_cluster_up_provision_add_stop_kill_down(
     ambari = AmbariClient(f"http://{server.address}:8080", retries=0)
     assert sorted(h.name for h in ambari.hosts()) == sorted(n.fqdn for n in nodes)
     assert sorted(ambari.cluster_hosts("hadoop")) == sorted(n.fqdn for n in nodes)
+    # Ambari got each host's rack from the cluster template.
+    items = requests.get(
+        f"http://{server.address}:8080/api/v1/hosts",
+        params={"fields": "Hosts/rack_info"},
+        auth=("admin", "admin"),
+        timeout=10,
+    ).json()["items"]
+    assert {i["Hosts"]["rack_info"] for i in items} == {rack}
 
     # A fifth node: resolves everywhere and joins the Ambari cluster by scale-up.
     added = launcher.add(spec, timeout=120)
