@@ -47,6 +47,16 @@ def topology_is(
     return check
 
 
+def ambari_racks(server: Node) -> dict[str, str]:
+    items = requests.get(
+        f"http://{server.address}:8080/api/v1/hosts",
+        params={"fields": "Hosts/rack_info"},
+        auth=("admin", "admin"),
+        timeout=10,
+    ).json()["items"]
+    return {i["Hosts"]["host_name"]: i["Hosts"]["rack_info"] for i in items}
+
+
 def test_cluster_up_provision_add_stop_kill_down(
     launcher: Launcher, image: str, engine: docker.DockerClient
 ) -> None:
@@ -124,13 +134,7 @@ def test_cluster_up_provision_add_stop_kill_down(
     assert sorted(h.name for h in ambari.hosts()) == sorted(n.fqdn for n in nodes)
     assert sorted(ambari.cluster_hosts("hadoop")) == sorted(n.fqdn for n in nodes)
     # Ambari got each host's rack from the cluster template.
-    items = requests.get(
-        f"http://{server.address}:8080/api/v1/hosts",
-        params={"fields": "Hosts/rack_info"},
-        auth=("admin", "admin"),
-        timeout=10,
-    ).json()["items"]
-    assert {i["Hosts"]["rack_info"] for i in items} == {rack}
+    assert ambari_racks(server) == {n.fqdn: rack for n in nodes}
 
     # A fifth node: resolves everywhere and joins the Ambari cluster by scale-up.
     added = launcher.add(spec, timeout=120)
@@ -142,6 +146,7 @@ def test_cluster_up_provision_add_stop_kill_down(
         interval=0.5,
         what="fifth node added to the Ambari cluster",
     )
+    assert ambari_racks(server)[added.fqdn] == rack  # from the scale-up request
 
     # docker stop: graceful leave, exit 0, gone from every other node's DNS in a second or two.
     leaver = next(n for n in nodes if n.index == 4)
