@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from cloudagent import __version__
-from cloudagent.commands import blueprint, cloudinit, cluster, emulator, node
+from cloudagent.commands import blueprint, cloudinit, cluster, doctor, emulator, keys, node, wait
 from cloudagent.errors import CloudagentError, ConfigError, ExitStatus, UsageError
 
 
@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     emulator.register(sub)
     cluster.register(sub)
     cloudinit.register(sub)
+    wait.register(sub)
+    doctor.register(sub)
+    keys.register(sub)
     return parser
 
 

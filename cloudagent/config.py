@@ -52,6 +52,9 @@ class Config:
     dnsmasq_user: str | None
     log_level: str
     resolv_conf: Path | None = None  # a resolv.conf to point at our dnsmasq (containers)
+    dns_ttl: int = 0  # CLOUDAGENT_DNS_TTL: TTL of cluster answers (0: resolvers do not cache)
+    # CLOUDAGENT_ADVERTISE_CIDR: advertise this node's interface address inside this network
+    advertise_cidr: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
 
     @property
     def fqdn(self) -> str:
@@ -111,6 +114,17 @@ def parse_duration(text: str) -> float:
         raise ValueError(f"{text!r} is not a duration (examples: 300, 30s, 5m, 250ms)")
     value, unit = float(match.group(1)), match.group(2) or "s"
     return value * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+
+
+def parse_ttl(text: str) -> int:
+    """A DNS TTL in whole seconds (0 to one day).
+
+    >>> parse_ttl("30"), parse_ttl("0")
+    (30, 0)
+    """
+    if not text.strip().isdigit() or int(text) > 86400:
+        raise ValueError(f"{text!r} is not a TTL; use whole seconds from 0 to 86400")
+    return int(text)
 
 
 def parse_endpoint(text: str, default_port: int | None = None) -> Endpoint:
@@ -324,6 +338,10 @@ def collect(
         dnsmasq_user=c.get("CLOUDAGENT_DNSMASQ_USER") or ("nobody" if root else None),
         log_level=log_level,
         resolv_conf=Path(resolv) if (resolv := c.get("CLOUDAGENT_RESOLV_CONF")) else None,
+        dns_ttl=c.parse("CLOUDAGENT_DNS_TTL", 0, parse_ttl),
+        advertise_cidr=c.parse(
+            "CLOUDAGENT_ADVERTISE_CIDR", None, lambda v: ipaddress.ip_network(v, strict=False)
+        ),
     )
     if config.resolv_conf is not None and dns_listen.port != 53:
         c.problem(

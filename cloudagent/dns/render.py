@@ -41,8 +41,10 @@ def render_dnsmasq_conf(
     domain: str,
     upstreams: Sequence[Endpoint],
     user: str | None,
+    ttl: int = 0,
 ) -> str:
-    """dnsmasq's configuration: listen address, hosts file, authoritative domain, upstreams."""
+    """dnsmasq's configuration: listen address, hosts file, authoritative domain, upstreams,
+    and the TTL of cluster answers."""
     return _ENV.get_template("dnsmasq.conf.j2").render(
         port=listen.port,
         address=listen.host,
@@ -50,4 +52,5 @@ def render_dnsmasq_conf(
         domain=domain,
         upstreams=[f"{u.host}#{u.port}" for u in upstreams],
         user=user,
+        ttl=ttl,
     )
