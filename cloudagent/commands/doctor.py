@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from cloudagent import config
+from cloudagent import config, hostnames
 from cloudagent.address import resolve_advertise
 from cloudagent.doctor import QUERY_NAME, as_json, failed, run_checks
 from cloudagent.errors import ConfigError
@@ -40,21 +41,26 @@ def advertised(cfg: config.Config) -> str | None:
         return None
 
 
-async def _members(cfg: config.Config) -> list[dict[str, Any]]:
+async def _members(cfg: config.Config) -> tuple[str | None, list[dict[str, Any]]]:
+    """The running agent's node name and the members its serf knows."""
     try:
         rpc = await SerfRPC.connect(cfg.serf_rpc, cfg.rpc_auth, timeout=5.0)
     except SerfError:
-        return []  # the checks say what that means (serf does not list this node)
+        return None, []  # the checks say what that means (serf does not list this node)
     try:
-        return await rpc.members()
+        name = (await rpc.stats()).get("agent", {}).get("name")
+        return (name if isinstance(name, str) else None), await rpc.members()
     finally:
         await rpc.close()
 
 
-def local_checks(cfg: config.Config) -> list[Any]:
-    """Gather this node's facts and judge them."""
-    raw = asyncio.run(_members(cfg))
-    return run_checks(gather(cfg, raw, advertised=advertised(cfg)))
+def local_checks(cfg: config.Config) -> tuple[config.Config, list[Any]]:
+    """Gather this node's facts and judge them, under the name the running agent uses (the
+    default name comes from getfqdn(), which a broken /etc/hosts changes under us)."""
+    name, raw = asyncio.run(_members(cfg))
+    if name and hostnames.normalise(name) != cfg.node_name:
+        cfg = dataclasses.replace(cfg, node_name=hostnames.normalise(name))
+    return cfg, run_checks(gather(cfg, raw, advertised=advertised(cfg)))
 
 
 async def ask_all(
@@ -76,6 +82,8 @@ async def ask_all(
                     )
                 except (ValueError, TypeError):
                     answers[str(record.get("From"))] = {"f": "unreadable answer"}
+            if set(alive) <= {hostnames.normalise(name) for name in answers}:
+                break  # everyone answered: no need to wait for the query's timeout
         return alive, answers
     finally:
         await rpc.close()
@@ -109,7 +117,7 @@ def _doctor(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
         else:
             out.write("\n".join(lines) + "\n")
         return 0 if ok else 1
-    checks = local_checks(cfg)
+    cfg, checks = local_checks(cfg)
     bad = failed(checks)
     if args.json:
         out.write(json.dumps(as_json(cfg.fqdn, checks), indent=2) + "\n")
