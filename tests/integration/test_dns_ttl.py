@@ -31,8 +31,7 @@ def test_answers_carry_the_configured_ttl_and_unknown_names_are_nxdomain(
 ) -> None:
     default = make_cluster(1).nodes[0]
     tuned = make_cluster(1, extra_env={"CLOUDAGENT_DNS_TTL": "30"}).nodes[0]
-    for node in (default, tuned):
-        wait_for(lambda n=node: serves_itself(n), 30, what="resolving")
+    wait_for(lambda: serves_itself(default) and serves_itself(tuned), 30, what="resolving")
     assert answer_ttl(dig(default, default.fqdn, "A")) == 0
     assert answer_ttl(dig(tuned, tuned.fqdn, "A")) == 30
     assert answer_ttl(dig(tuned, "-x", tuned.address)) == 30

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 from cloudagent.doctor import Facts, failed, run_checks, summary_payload
 
@@ -26,7 +27,7 @@ GOOD = Facts(
 )
 
 
-def lines(**changes: object) -> list[str]:
+def lines(**changes: Any) -> list[str]:
     return [c.line() for c in failed(run_checks(dataclasses.replace(GOOD, **changes)))]
 
 
