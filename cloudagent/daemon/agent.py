@@ -161,6 +161,7 @@ class Agent:
                 upstreams=self._upstreams(),
                 user=self.config.dnsmasq_user,
                 ttl=self.config.dns_ttl,
+                authoritative=self.config.dns_authoritative,
             ),
         )
         if self.config.resolv_conf is not None:

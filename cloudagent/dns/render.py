@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,9 +43,12 @@ def render_dnsmasq_conf(
     upstreams: Sequence[Endpoint],
     user: str | None,
     ttl: int = 0,
+    authoritative: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
 ) -> str:
     """dnsmasq's configuration: listen address, hosts file, authoritative domain, upstreams,
-    and the TTL of cluster answers."""
+    and the TTL of cluster answers. With ``authoritative`` networks, dnsmasq answers the domain
+    and those networks' reverse zones authoritatively on its listen address (which must be an
+    interface address), with an SOA in negative answers whose minimum is ``ttl``."""
     return _ENV.get_template("dnsmasq.conf.j2").render(
         port=listen.port,
         address=listen.host,
@@ -53,4 +57,5 @@ def render_dnsmasq_conf(
         upstreams=[f"{u.host}#{u.port}" for u in upstreams],
         user=user,
         ttl=ttl,
+        authoritative=[str(n) for n in authoritative],
     )

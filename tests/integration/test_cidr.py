@@ -45,7 +45,7 @@ def two_homed() -> Iterator[str]:
         subprocess.run(["ip", "netns", "del", node], capture_output=True, check=False)
 
 
-def node_env(state: Path, cidr: str) -> dict[str, str]:
+def node_env(state: Path, cidr: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOUDAGENT_", "SERF_"))}
     env.update(
         CLOUDAGENT_NODE_NAME="multi",
@@ -56,6 +56,7 @@ def node_env(state: Path, cidr: str) -> dict[str, str]:
         CLOUDAGENT_AMBARI="off",
         CLOUDAGENT_ADVERTISE_CIDR=cidr,
     )
+    env.update(extra)
     return env
 
 
@@ -98,3 +99,44 @@ def test_a_cidr_no_interface_is_in_fails_clearly(two_homed: str, open_tmp: Path)
         "(this host has: lo 127.0.0.1, lo ::1, eth-a 10.168.1.2, "
     ) in done.stderr
     assert done.stderr.endswith("name a network this host is on, or set SERF_ADVERTISE_IP\n")
+
+
+def dig(ns: str, *query: str) -> str:
+    argv = ["ip", "netns", "exec", ns, "dig", "@127.0.0.1", "+norec", *query]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
+def test_authoritative_mode_puts_an_soa_in_negative_answers(two_homed: str) -> None:
+    """NXDOMAIN for a name in the domain, and for an unknown address in the named network,
+    carries the zone's SOA with the configured minimum (dig, the real dnsmasq)."""
+    require_programs()
+    base = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-soa-"))
+    base.chmod(0o755)
+    env = node_env(
+        base / "state",
+        "10.169.0.0/16",
+        CLOUDAGENT_DNS_LISTEN="127.0.0.1:53",  # lo's own address: dnsmasq's auth mode needs one
+        CLOUDAGENT_DNS_AUTHORITATIVE="10.169.2.0/24",
+        CLOUDAGENT_DNS_TTL="7",
+    )
+    argv = ["ip", "netns", "exec", two_homed, sys.executable, "-m", "cloudagent", "run", "server"]
+    with (base / "agent.log").open("w") as log:
+        agent = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        done = in_ns(two_homed, env, "wait", "--timeout", "30")
+        assert done.returncode == 0, done.stdout
+        soa = "cluster.internal.\t7\tIN\tSOA\tcluster.internal. hostmaster.cluster.internal. "
+        missing = dig(two_homed, "nosuch.cluster.internal", "A")
+        assert "status: NXDOMAIN" in missing and "flags: qr aa" in missing
+        assert ";; AUTHORITY SECTION:\n" + soa in missing
+        assert missing.split(soa)[1].split("\n")[0].split()[-1] == "7"  # the SOA minimum
+        found = dig(two_homed, "multi.cluster.internal", "A")
+        assert "multi.cluster.internal.\t7\tIN\tA\t10.169.2.2" in found
+        reverse = dig(two_homed, "-x", "10.169.2.2")
+        assert "IN\tPTR\tmulti.cluster.internal." in reverse
+        unknown = dig(two_homed, "-x", "10.169.2.99")
+        assert "status: NXDOMAIN" in unknown and "IN\tSOA\t" in unknown
+    finally:
+        agent.terminate()
+        agent.wait(30)
+        print((base / "agent.log").read_text()[-3000:])

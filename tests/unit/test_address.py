@@ -41,3 +41,15 @@ def test_bad_ttl_and_cidr_are_reported_together() -> None:
     text = str(caught.value)
     assert "CLOUDAGENT_DNS_TTL: '-1' is not a TTL" in text
     assert "CLOUDAGENT_ADVERTISE_CIDR: " in text
+
+
+def test_authoritative_dns_needs_no_upstream_and_no_slash_zero() -> None:
+    env = {**ENV, "CLOUDAGENT_DNS_AUTHORITATIVE": "10.20.0.0/16"}
+    with pytest.raises(ConfigError) as caught:
+        load({**env, "DNS_UPSTREAM": "10.0.0.2"}, is_root=False)
+    assert "set DNS_UPSTREAM=none or unset it" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        load({**env, "DNS_UPSTREAM": "none", "CLOUDAGENT_DNS_AUTHORITATIVE": "0.0.0.0/0"})
+    assert "a /0 network breaks dnsmasq's zone" in str(caught.value)
+    cfg = load({**env, "DNS_UPSTREAM": "none"}, is_root=False)
+    assert [str(n) for n in cfg.dns_authoritative] == ["10.20.0.0/16"]
