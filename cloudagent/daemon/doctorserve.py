@@ -41,9 +41,14 @@ async def answer_doctor_queries(cfg: Config) -> None:
         try:
             backoff.reset()
             async for event in await rpc.stream(f"query:{QUERY_NAME}"):
-                raw = await rpc.members()
-                facts = await asyncio.to_thread(gather, cfg, raw, advertised=cfg.advertise)
-                checks = run_checks(facts)
+                try:
+                    raw = await rpc.members()
+                    facts = await asyncio.to_thread(gather, cfg, raw, advertised=cfg.advertise)
+                    checks = run_checks(facts)
+                except (OSError, ValueError, RuntimeError) as exc:
+                    # A check that cannot run is itself the answer; the responder lives on.
+                    log.warning("doctor responder: the checks failed to run: %s", exc)
+                    checks = [Check("doctor", False, f"checks failed to run: {exc}", "see the log")]
                 _latest[:] = checks
                 with contextlib.suppress(SerfError):  # the query may have timed out already
                     await rpc.respond(int(event.get("ID", 0)), summary_payload(cfg.fqdn, checks))

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from typing import Any
 
+import pytest
+
+from cloudagent.commands.keys import read_key
 from cloudagent.doctor import Facts, failed, run_checks, summary_payload
+from cloudagent.errors import CloudagentError
 
 GOOD = Facts(
     fqdn="hdp-01.cluster.internal",
@@ -91,3 +96,14 @@ def test_no_jre_is_skipped_not_failed() -> None:
 def test_the_query_answer_fits_serfs_limit() -> None:
     checks = run_checks(dataclasses.replace(GOOD, hostname_f="x" * 3000))
     assert len(summary_payload(GOOD.fqdn, checks)) <= 1000
+
+
+def test_keys_read_from_stdin_are_validated_without_echoing_them() -> None:
+    good = "QHOYjmYlxSCBhdfiolhtDQ=="
+    assert read_key(None, io.StringIO(good + "\n")).reveal() == good
+    with pytest.raises(CloudagentError) as caught:
+        read_key(None, io.StringIO("c2VjcmV0\n"))
+    assert str(caught.value) == (
+        "the key on stdin decodes to 6 bytes; it must be 16, 24 or 32 (serf keygen)"
+    )
+    assert "c2VjcmV0" not in str(caught.value)
