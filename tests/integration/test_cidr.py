@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,10 +66,9 @@ def in_ns(
     return subprocess.run(argv, env=env, capture_output=True, text=True, check=False, **kw)  # type: ignore[call-overload, no-any-return]
 
 
-def test_the_address_inside_the_cidr_is_advertised(two_homed: str) -> None:
+def test_the_address_inside_the_cidr_is_advertised(two_homed: str, open_tmp: Path) -> None:
     require_programs()
-    base = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-cidr-"))
-    base.chmod(0o755)
+    base = open_tmp
     env = node_env(base / "state", "10.169.0.0/16")
     argv = ["ip", "netns", "exec", two_homed, sys.executable, "-m", "cloudagent", "run", "server"]
     with (base / "agent.log").open("w") as log:
@@ -106,12 +104,11 @@ def dig(ns: str, *query: str) -> str:
     return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
 
-def test_authoritative_mode_puts_an_soa_in_negative_answers(two_homed: str) -> None:
+def test_authoritative_mode_puts_an_soa_in_negative_answers(two_homed: str, open_tmp: Path) -> None:
     """NXDOMAIN for a name in the domain, and for an unknown address in the named network,
     carries the zone's SOA with the configured minimum (dig, the real dnsmasq)."""
     require_programs()
-    base = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-soa-"))
-    base.chmod(0o755)
+    base = open_tmp
     env = node_env(
         base / "state",
         "10.169.0.0/16",
