@@ -188,6 +188,10 @@ class SerfRPC:
         await self._call("stream", {"Type": types}, subscription=subscription)
         return subscription
 
+    async def stats(self) -> dict[str, Any]:
+        """The agent's stats maps (``agent.name`` is the running agent's node name)."""
+        return dict(await self._call("stats"))
+
     async def keyring(self, command: str, key: Secret | None = None) -> dict[str, Any]:
         """``list-keys``, ``install-key``, ``use-key`` or ``remove-key`` across the cluster.
 
