@@ -100,7 +100,9 @@ def _wait(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         cfg,
         want,
         args.timeout,
-        fetch=lambda: asyncio.run(_members(cfg)),
+        # Reload each time: an entrypoint may start waiting before the agent has generated
+        # its RPC token, which config.load reads from the state directory.
+        fetch=lambda: asyncio.run(_members(config.load(env))),
         dns=Lookup(cfg.dns_listen, timeout=1.0),
     )
     if gaps:

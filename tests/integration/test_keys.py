@@ -101,6 +101,6 @@ def test_keys_refuses_a_key_file_others_can_read(make_cluster: MakeCluster, open
     assert code == 1
     assert (
         err.getvalue()
-        == f"cloudagent: --key-file: {key_file} is readable by group or others (mode 0644); "
+        == f"cloudagent: --key-file: {key_file} is open to group or others (mode 0644); "
         f"run: chmod 600 {key_file}\n"
     )
