@@ -19,9 +19,12 @@ def _parser() -> argparse.ArgumentParser:
         blueprint,
         cloudinit,
         cluster,
+        doctor,
         emulator,
+        keys,
         node,
         topology,
+        wait,
     )
 
     parser = argparse.ArgumentParser(
@@ -38,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     cluster.register(sub)
     cloudinit.register(sub)
     topology.register(sub)
+    wait.register(sub)
+    doctor.register(sub)
+    keys.register(sub)
     return parser
 
 

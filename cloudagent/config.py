@@ -54,6 +54,12 @@ class Config:
     log_level: str
     resolv_conf: Path | None = None  # a resolv.conf to point at our dnsmasq (containers)
     rack: str = DEFAULT_RACK  # Hadoop rack path, gossiped in the ``rack`` tag
+    dns_ttl: int = 0  # CLOUDAGENT_DNS_TTL: TTL of cluster answers (0: resolvers do not cache)
+    # CLOUDAGENT_ADVERTISE_CIDR: advertise this node's interface address inside this network
+    advertise_cidr: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+    # CLOUDAGENT_DNS_AUTHORITATIVE: answer the domain (and these networks' reverse zones) in
+    # dnsmasq's authoritative mode, so negative answers carry an SOA; needs DNS_UPSTREAM=none
+    dns_authoritative: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     @property
     def fqdn(self) -> str:
@@ -114,6 +120,26 @@ def parse_duration(text: str) -> float:
         raise ValueError(f"{text!r} is not a duration (examples: 300, 30s, 5m, 250ms)")
     value, unit = float(match.group(1)), match.group(2) or "s"
     return value * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
+
+
+def parse_ttl(text: str) -> int:
+    """A DNS TTL in whole seconds (0 to one day).
+
+    >>> parse_ttl("30"), parse_ttl("0")
+    (30, 0)
+    """
+    if not text.strip().isdigit() or int(text) > 86400:
+        raise ValueError(f"{text!r} is not a TTL; use whole seconds from 0 to 86400")
+    return int(text)
+
+
+def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    nets = tuple(
+        ipaddress.ip_network(p.strip(), strict=False) for p in text.split(",") if p.strip()
+    )
+    if any(n.prefixlen == 0 for n in nets):
+        raise ValueError("a /0 network breaks dnsmasq's zone; name the cluster's networks")
+    return nets
 
 
 def parse_endpoint(text: str, default_port: int | None = None) -> Endpoint:
@@ -328,7 +354,17 @@ def collect(
         log_level=log_level,
         resolv_conf=Path(resolv) if (resolv := c.get("CLOUDAGENT_RESOLV_CONF")) else None,
         rack=c.parse("CLOUDAGENT_RACK", DEFAULT_RACK, parse_rack),
+        dns_ttl=c.parse("CLOUDAGENT_DNS_TTL", 0, parse_ttl),
+        advertise_cidr=c.parse(
+            "CLOUDAGENT_ADVERTISE_CIDR", None, lambda v: ipaddress.ip_network(v, strict=False)
+        ),
+        dns_authoritative=c.parse("CLOUDAGENT_DNS_AUTHORITATIVE", (), _networks),
     )
+    if config.dns_authoritative and config.dns_upstream != ():
+        c.problems.append(
+            "CLOUDAGENT_DNS_AUTHORITATIVE: dnsmasq's authoritative mode refuses every name "
+            "outside the cluster domain, so it cannot forward; set DNS_UPSTREAM=none or unset it"
+        )
     if config.resolv_conf is not None and dns_listen.port != 53:
         c.problem(
             f"CLOUDAGENT_RESOLV_CONF: resolv.conf cannot name a port, but dnsmasq listens on "

@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from cloudagent import config
+from cloudagent.address import resolve_advertise
 from cloudagent.ambari.settings import AmbariSettings, collect_ambari
 from cloudagent.daemon.state import StatePaths, load_arrivals, load_failures
 from cloudagent.environ import Collector
 from cloudagent.errors import CloudagentError, ExitStatus
+from cloudagent.keyring import read_join_problem
 from cloudagent.members import Membership, parse_members
 from cloudagent.reconcile import Reconciler
 from cloudagent.serf.rpc import SerfRPC, SerfRPCError
@@ -56,6 +58,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     from cloudagent.daemon.agent import Agent  # noqa: PLC0415 - keeps the light commands fast
 
     cfg, ambari = load_all(env, role=args.role)
+    cfg = resolve_advertise(cfg)  # CLOUDAGENT_ADVERTISE_CIDR: pick the interface address
     logging.basicConfig(
         level=logging.DEBUG if args.debug else getattr(logging, cfg.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -214,6 +217,9 @@ def _health(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
     """Healthy: the local serf answers and lists us alive, and our dnsmasq resolves our FQDN
     both ways."""
     cfg = config.load(env)
+    if problem := read_join_problem(cfg.state_dir):
+        out.write(f"unhealthy: cannot join the cluster: {problem}\n")
+        return ExitStatus.FAILURE
     _, membership = _membership(cfg)
     me = membership.by_name().get(cfg.node_name)
     if me is None or me.status.value != "alive":

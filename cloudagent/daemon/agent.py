@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from cloudagent.backoff import Backoff
 from cloudagent.config import Config, resolv_conf_upstreams
+from cloudagent.daemon.doctorserve import answer_doctor_queries
 from cloudagent.daemon.state import StatePaths, load_arrivals, load_failures, prepare_state_dir
 from cloudagent.daemon.supervise import Child
 from cloudagent.daemon.topology import TopologyFile
@@ -27,6 +28,7 @@ from cloudagent.dns.dnsmasq import Dnsmasq
 from cloudagent.dns.render import render_dnsmasq_conf, served_entries
 from cloudagent.endpoint import Endpoint
 from cloudagent.files import ManagedFile, read_text, write_atomic
+from cloudagent.keyring import join_problem, keyring_path, record_join_problem, seed_keyring
 from cloudagent.pacing import Pacer
 from cloudagent.reconcile import Reconciler
 from cloudagent.secret import Secret
@@ -161,15 +163,21 @@ class Agent:
                 domain=self.config.domain,
                 upstreams=self._upstreams(),
                 user=self.config.dnsmasq_user,
+                ttl=self.config.dns_ttl,
+                authoritative=self.config.dns_authoritative,
             ),
         )
         if self.config.resolv_conf is not None:
             self._take_over_resolv_conf(self.config.resolv_conf)
         write_atomic(
             self.paths.serf_config,
-            json.dumps(serf_config(self.config, self.tags), indent=2) + "\n",
+            json.dumps(serf_config(self.config, self.tags, self._keyring()), indent=2) + "\n",
             mode=0o600,
         )
+
+    def _keyring(self) -> Path | None:
+        path = keyring_path(self.config.state_dir)
+        return path if seed_keyring(path, self.config.encrypt_key) else None
 
     # --- run ------------------------------------------------------------------------------
 
@@ -216,6 +224,7 @@ class Agent:
             asyncio.create_task(self.serf.run(), name="serf"),
             asyncio.create_task(self._serf_sessions(), name="serf-rpc"),
             asyncio.create_task(self._reconcile_loop(), name="reconcile"),
+            asyncio.create_task(answer_doctor_queries(self.config), name="doctor"),
         ]
         if self.ambari is not None:
             tasks.append(asyncio.create_task(self.ambari.run(), name="ambari"))
@@ -313,18 +322,19 @@ class Agent:
                     if m.get("Name") != self.config.node_name and m.get("Status") == "alive"
                 ]
                 if others:
+                    record_join_problem(self.config.state_dir, None)
                     return
                 contacted = await rpc.join(targets)
                 if contacted:
+                    record_join_problem(self.config.state_dir, None)
                     log.info("joined the cluster through %s", ", ".join(targets))
                     return
             except SerfRPCError as exc:
                 delay = backoff.next()
+                problem = join_problem(exc.message)
+                record_join_problem(self.config.state_dir, problem)
                 log.warning(
-                    "cannot join %s yet (%s); retrying in %.1fs",
-                    ", ".join(targets),
-                    exc.message,
-                    delay,
+                    "cannot join %s yet (%s); retrying in %.1fs", ", ".join(targets), problem, delay
                 )
                 await self._sleep(delay)
             except SerfError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,8 +42,13 @@ def render_dnsmasq_conf(
     domain: str,
     upstreams: Sequence[Endpoint],
     user: str | None,
+    ttl: int = 0,
+    authoritative: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
 ) -> str:
-    """dnsmasq's configuration: listen address, hosts file, authoritative domain, upstreams."""
+    """dnsmasq's configuration: listen address, hosts file, authoritative domain, upstreams,
+    and the TTL of cluster answers. With ``authoritative`` networks, dnsmasq answers the domain
+    and those networks' reverse zones authoritatively on its listen address (which must be an
+    interface address), with an SOA in negative answers whose minimum is ``ttl``."""
     return _ENV.get_template("dnsmasq.conf.j2").render(
         port=listen.port,
         address=listen.host,
@@ -50,4 +56,6 @@ def render_dnsmasq_conf(
         domain=domain,
         upstreams=[f"{u.host}#{u.port}" for u in upstreams],
         user=user,
+        ttl=ttl,
+        authoritative=[str(n) for n in authoritative],
     )

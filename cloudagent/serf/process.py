@@ -24,9 +24,12 @@ _LEVELS = {
 MEMBER_CHANGE = re.compile(r"serf: EventMember(Join|Leave|Failed|Update|Reap)")
 
 
-def serf_config(config: Config, tags: Mapping[str, str]) -> dict[str, Any]:
+def serf_config(
+    config: Config, tags: Mapping[str, str], keyring: Path | None = None
+) -> dict[str, Any]:
     """The JSON configuration for ``serf agent -config-file``; holds the secrets, so it is
-    written with mode 0600 and never passed on the command line."""
+    written with mode 0600 and never passed on the command line. With ``keyring`` the gossip
+    keys come from that file (serf refuses it together with ``encrypt_key``)."""
     doc: dict[str, Any] = {
         "node_name": config.node_name,
         "bind": str(config.serf_bind),
@@ -42,7 +45,9 @@ def serf_config(config: Config, tags: Mapping[str, str]) -> dict[str, Any]:
     }
     if config.advertise:
         doc["advertise"] = config.advertise
-    if config.encrypt_key is not None:
+    if keyring is not None:
+        doc["keyring_file"] = str(keyring)
+    elif config.encrypt_key is not None:
         doc["encrypt_key"] = config.encrypt_key.reveal()
     if config.rpc_auth is not None:
         doc["rpc_auth"] = config.rpc_auth.reveal()

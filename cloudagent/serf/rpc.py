@@ -47,9 +47,10 @@ class SerfConnectionError(SerfError):
 class SerfRPCError(SerfError):
     """The serf agent refused a command; carries its message."""
 
-    def __init__(self, command: str, message: str) -> None:
+    def __init__(self, command: str, message: str, body: Any = None) -> None:
         self.command = command
         self.message = message
+        self.body = body  # the reply body sent with the error, if any (keyring commands)
         super().__init__(f"serf {command}: {message}")
 
 
@@ -187,6 +188,38 @@ class SerfRPC:
         await self._call("stream", {"Type": types}, subscription=subscription)
         return subscription
 
+    async def stats(self) -> dict[str, Any]:
+        """The agent's stats maps (``agent.name`` is the running agent's node name)."""
+        return dict(await self._call("stats"))
+
+    async def keyring(self, command: str, key: Secret | None = None) -> dict[str, Any]:
+        """``list-keys``, ``install-key``, ``use-key`` or ``remove-key`` across the cluster.
+
+        Returns serf's reply (``Messages``, ``Keys``, ``NumNodes``, ``NumErr``, ``NumResp``);
+        a refusal by some node raises SerfRPCError carrying that reply as ``body``.
+        """
+        body = None if key is None else {"Key": key.reveal()}
+        return dict(await self._call(command, body, timeout=max(30.0, self.timeout)))
+
+    async def query(self, name: str, payload: bytes = b"", timeout: float = 10.0) -> Subscription:
+        """Send a query to every member; records are ``{"Type": "ack"|"response"|"done",
+        "From", "Payload"}`` on the returned subscription, ``done`` last."""
+        subscription = Subscription()
+        body = {
+            "FilterNodes": [],
+            "FilterTags": {},
+            "RequestAck": False,
+            "Timeout": int(timeout * 1e9),  # nanoseconds (Go time.Duration)
+            "Name": name,
+            "Payload": payload,
+        }
+        await self._call("query", body, subscription=subscription)
+        return subscription
+
+    async def respond(self, query_id: int, payload: bytes) -> None:
+        """Answer a query received on this connection's event stream."""
+        await self._call("respond", {"ID": query_id, "Payload": payload})
+
     # --- plumbing -------------------------------------------------------------------------
 
     async def _call(
@@ -249,7 +282,9 @@ class SerfRPC:
         if error:
             failure = SerfRPCError(request.command, error)
             if request.has_body and error not in HEADER_ONLY_ERRORS:
-                self._body_for = lambda _body: _reject(request.future, failure)
+                self._body_for = lambda body: _reject(
+                    request.future, SerfRPCError(request.command, error, body)
+                )
             else:
                 _reject(request.future, failure)
         elif request.subscription is not None:
