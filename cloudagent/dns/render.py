@@ -41,8 +41,11 @@ def render_dnsmasq_conf(
     domain: str,
     upstreams: Sequence[Endpoint],
     user: str | None,
+    services_hosts: Path | None = None,
+    srv: Endpoint | None = None,
 ) -> str:
-    """dnsmasq's configuration: listen address, hosts file, authoritative domain, upstreams."""
+    """dnsmasq's configuration: listen address, hosts files, authoritative domain, upstreams,
+    and where the SRV zones are forwarded."""
     return _ENV.get_template("dnsmasq.conf.j2").render(
         port=listen.port,
         address=listen.host,
@@ -50,4 +53,6 @@ def render_dnsmasq_conf(
         domain=domain,
         upstreams=[f"{u.host}#{u.port}" for u in upstreams],
         user=user,
+        services_hosts=services_hosts,
+        srv=f"{srv.host}#{srv.port}" if srv else None,
     )
