@@ -18,6 +18,7 @@ from cloudagent import DEFAULT_STATE_DIR, hostnames
 from cloudagent.endpoint import Endpoint
 from cloudagent.environ import Collector
 from cloudagent.secret import Secret, read_secret_file
+from cloudagent.services import Service, load_services
 from cloudagent.topology import DEFAULT_RACK, parse_rack
 
 Role = Literal["server", "agent"]
@@ -29,6 +30,7 @@ DEFAULT_GRACE: Final = 300.0
 # inside the 0700 serf directory): our own commands read it from there.
 RPC_TOKEN_FILE: Final = Path("serf") / "rpc-token"
 MAX_GRACE: Final = 7 * 24 * 3600.0  # a week: longer is surely a typo (ms meant?)
+DEFAULT_HTTP: Final = Endpoint("127.0.0.1", 8301)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,10 @@ class Config:
     # CLOUDAGENT_DNS_AUTHORITATIVE: answer the domain (and these networks' reverse zones) in
     # dnsmasq's authoritative mode, so negative answers carry an SOA; needs DNS_UPSTREAM=none
     dns_authoritative: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    services: tuple[Service, ...] = ()  # CLOUDAGENT_SERVICES, published in the services tag
+    http_listen: Endpoint | None = DEFAULT_HTTP  # None: CLOUDAGENT_HTTP_LISTEN=off
+    log_format: str = "text"
+    cycle_stale: float = 30.0  # /health: DNS unhealthy after this long without a good cycle
 
     @property
     def fqdn(self) -> str:
@@ -89,6 +95,8 @@ class Config:
             ("state dir", str(self.state_dir)),
             ("failed grace", f"{self.failed_grace:g}s"),
             ("rack", self.rack),
+            ("services", ",".join(map(str, self.services)) or "(none)"),
+            ("http", str(self.http_listen) if self.http_listen else "off"),
         ]
 
     def summary(self) -> str:
@@ -333,6 +341,7 @@ def collect(
     rpc_auth = c.secret("SERF_RPC_AUTH")
     if rpc_auth is None and not (c.get("SERF_RPC_AUTH") or c.get("SERF_RPC_AUTH_FILE")):
         rpc_auth = _generated_token(state_dir / RPC_TOKEN_FILE, c.read_file)
+    services, http_listen, log_format, cycle_stale = _service_settings(c)
 
     config = Config(
         role=role_text,  # type: ignore[arg-type]  # checked against ROLES above
@@ -359,6 +368,10 @@ def collect(
             "CLOUDAGENT_ADVERTISE_CIDR", None, lambda v: ipaddress.ip_network(v, strict=False)
         ),
         dns_authoritative=c.parse("CLOUDAGENT_DNS_AUTHORITATIVE", (), _networks),
+        services=services,
+        http_listen=http_listen,
+        log_format=log_format,
+        cycle_stale=cycle_stale,
     )
     if config.dns_authoritative and config.dns_upstream != ():
         c.problems.append(
@@ -380,6 +393,30 @@ def _generated_token(path: Path, read_file: Callable[[Path], str]) -> Secret | N
     except OSError:  # none yet, or not ours to read: serf will say authentication is required
         return None
     return Secret(token) if token else None
+
+
+def _service_settings(
+    c: Collector,
+) -> tuple[tuple[Service, ...], Endpoint | None, str, float]:
+    """The services, HTTP, log format and health-bound variables."""
+    log_format = (c.get("CLOUDAGENT_LOG_FORMAT") or "text").lower()
+    if log_format not in ("text", "json"):
+        c.problem(f"CLOUDAGENT_LOG_FORMAT: {log_format!r}; use text or json")
+        log_format = "text"
+    raw_http = c.get("CLOUDAGENT_HTTP_LISTEN")
+    http_listen = (
+        None
+        if raw_http is not None and raw_http.lower() == "off"
+        else c.parse("CLOUDAGENT_HTTP_LISTEN", DEFAULT_HTTP, lambda v: _ip_endpoint(v, None))
+    )
+    none: tuple[Service, ...] = ()
+    services = c.parse("CLOUDAGENT_SERVICES", none, load_services)
+    return (
+        services,
+        http_listen,
+        log_format,
+        c.parse("CLOUDAGENT_CYCLE_STALE", 30.0, parse_duration),
+    )
 
 
 def resolv_conf_upstreams(text: str, exclude: Endpoint) -> tuple[Endpoint, ...]:

@@ -274,3 +274,20 @@ def parse_members(
     members, problems = parse_entries(raw_members, parse)
     admitted = admit(members, domain=domain, loopback=loopback, seniority=seniority)
     return Membership(admitted.members, tuple(problems) + admitted.problems)
+
+
+def members_document(membership: Membership, domain: str) -> dict[str, Any]:
+    """The JSON of ``cloudagent members --json`` and of the agent's ``/members``."""
+    rows = [
+        {
+            "name": m.name,
+            "fqdn": m.fqdn(domain),
+            "address": str(m.address),
+            "port": m.port,
+            "role": m.role or "",
+            "status": m.status.value,
+            "tags": dict(m.tags),
+        }
+        for m in membership.members
+    ]
+    return {"members": rows, "dropped": list(membership.problems)}

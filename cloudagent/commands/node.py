@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import json
 import logging
-import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from typing import Any, TextIO
 
@@ -15,10 +16,12 @@ from cloudagent import config
 from cloudagent.address import resolve_advertise
 from cloudagent.ambari.settings import AmbariSettings, collect_ambari
 from cloudagent.daemon.state import StatePaths, load_arrivals, load_failures
+from cloudagent.endpoint import Endpoint
 from cloudagent.environ import Collector
 from cloudagent.errors import CloudagentError, ExitStatus
 from cloudagent.keyring import read_join_problem
-from cloudagent.members import Membership, parse_members
+from cloudagent.logformat import setup_logging
+from cloudagent.members import Membership, members_document, parse_members
 from cloudagent.reconcile import Reconciler
 from cloudagent.serf.rpc import SerfRPC, SerfRPCError
 
@@ -31,6 +34,11 @@ def register(sub: Any) -> None:
         nargs="?",
         choices=config.ROLES,
         help="this node's role (default: AMBARI_ROLE, else agent)",
+    )
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="log lines as text or one JSON object each (default: CLOUDAGENT_LOG_FORMAT, text)",
     )
     run.set_defaults(handler=_run)
     members = sub.add_parser("members", help="list the members the local serf knows")
@@ -59,11 +67,8 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
 
     cfg, ambari = load_all(env, role=args.role)
     cfg = resolve_advertise(cfg)  # CLOUDAGENT_ADVERTISE_CIDR: pick the interface address
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else getattr(logging, cfg.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    level = logging.DEBUG if args.debug else getattr(logging, cfg.log_level)
+    setup_logging(level, args.log_format or cfg.log_format)
     return asyncio.run(Agent(cfg, ambari=ambari).run())
 
 
@@ -93,22 +98,12 @@ def _membership(cfg: config.Config) -> tuple[list[dict[str, Any]], Membership]:
 def _members(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     cfg = config.load(env)
     _, membership = _membership(cfg)
-    rows: list[dict[str, Any]] = [
-        {
-            "name": m.name,
-            "fqdn": m.fqdn(cfg.domain),
-            "address": str(m.address),
-            "port": m.port,
-            "role": m.role or "",
-            "status": m.status.value,
-            "tags": dict(m.tags),
-        }
-        for m in membership.members
-    ]
+    document = members_document(membership, cfg.domain)
     if args.json:
-        json.dump({"members": rows, "dropped": list(membership.problems)}, out, indent=2)
+        json.dump(document, out, indent=2)
         out.write("\n")
         return ExitStatus.OK
+    rows: list[dict[str, Any]] = document["members"]
     table: list[tuple[str, ...]] = [("NAME", "ADDRESS", "ROLE", "STATUS")] + [
         (r["fqdn"], f"{r['address']}:{r['port']}", r["role"], r["status"]) for r in rows
     ]
@@ -237,5 +232,25 @@ def _health(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
     if forward != [str(me.address)] or reverse != [cfg.fqdn]:
         out.write(f"unhealthy: {cfg.fqdn} -> {forward}, {me.address} -> {reverse}\n")
         return ExitStatus.FAILURE
+    if cfg.http_listen is not None and (verdict := _agent_health(cfg.http_listen)) is not None:
+        out.write(f"unhealthy: {verdict}\n")
+        return ExitStatus.FAILURE
     out.write(f"healthy: {cfg.fqdn} {me.address} ({len(membership.members)} members)\n")
     return ExitStatus.OK
+
+
+def _agent_health(listen: Endpoint) -> str | None:
+    """The agent's own judgement (``/health``): None when healthy, else its problems."""
+    url = f"http://{listen}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=3.0) as reply:
+            json.load(reply)
+    except urllib.error.HTTPError as exc:
+        try:
+            problems = json.load(exc).get("problems") or [f"HTTP {exc.code}"]
+        except ValueError:
+            problems = [f"HTTP {exc.code}"]
+        return "; ".join(problems)
+    except (OSError, ValueError) as exc:
+        return f"the agent does not answer {url} ({exc})"
+    return None

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from cloudagent.backoff import Backoff
 from cloudagent.config import Config, resolv_conf_upstreams
 from cloudagent.daemon.doctorserve import answer_doctor_queries
+from cloudagent.daemon.observe import Observability
+from cloudagent.daemon.servicedns import ServiceDns
 from cloudagent.daemon.state import StatePaths, load_arrivals, load_failures, prepare_state_dir
 from cloudagent.daemon.supervise import Child
 from cloudagent.daemon.topology import TopologyFile
@@ -34,6 +36,8 @@ from cloudagent.reconcile import Reconciler
 from cloudagent.secret import Secret
 from cloudagent.serf.process import MEMBER_CHANGE, log_serf_line, serf_argv, serf_config
 from cloudagent.serf.rpc import SerfError, SerfRPC, SerfRPCError, Subscription
+from cloudagent.services import TAG as SERVICES_TAG
+from cloudagent.services import format_services
 from cloudagent.topology import RACK_TAG
 
 if TYPE_CHECKING:
@@ -71,6 +75,8 @@ class Agent:
         self.pacer = pacer or Pacer()
         self.resync = resync
         self.tags: dict[str, str] = {"role": config.role, RACK_TAG: config.rack}
+        if config.services:
+            self.tags[SERVICES_TAG] = format_services(config.services)
         self.rpc: SerfRPC | None = None
         self.writes = 0
         self._session_started = time.monotonic()
@@ -90,6 +96,10 @@ class Agent:
             self.paths.dnsmasq_conf,
             self.paths.hosts,
             pid_file=self.paths.root / "dnsmasq.pid",
+            on_reload=lambda s: self.observe.metrics.reload_seconds.observe(s),  # noqa: PLW0108 - observe comes later
+        )
+        self.services = ServiceDns(
+            self.paths.dns_dir, self.paths.root / "services.json", config.domain
         )
         self.ambari: AmbariRole | None = None
         if ambari is not None and ambari.enabled:
@@ -101,6 +111,12 @@ class Agent:
             serf_argv(config, self.paths.serf_config),
             on_line=self._on_serf_line,
             pid_file=self.paths.root / "serf.pid",
+        )
+        self.observe = Observability(
+            config,
+            children={"serf": self.serf, "dnsmasq": self.dnsmasq.child},
+            rpc_up=lambda: self.rpc is not None,
+            ambari=lambda: self.ambari.status if self.ambari is not None else None,
         )
 
     # --- set-up ---------------------------------------------------------------------------
@@ -147,9 +163,10 @@ class Agent:
             self.config.rpc_token_file,
         )
 
-    def _write_configs(self) -> None:
+    def _write_configs(self, srv_port: int) -> None:
         prepare_state_dir(self.paths, self.config.dnsmasq_user)
         self._ensure_rpc_token()
+        self.services.ensure_file()
         if self.hosts.text is None:
             # No last good state yet: dnsmasq starts with an empty (but valid) hosts file.
             self.hosts.write(self.reconciler.step([], time.time()).hosts_text)
@@ -165,6 +182,8 @@ class Agent:
                 user=self.config.dnsmasq_user,
                 ttl=self.config.dns_ttl,
                 authoritative=self.config.dns_authoritative,
+                services_hosts=self.services.hosts.path,
+                srv=Endpoint(self.services.responder.host, srv_port),
             ),
         )
         if self.config.resolv_conf is not None:
@@ -201,7 +220,9 @@ class Agent:
 
     async def run(self) -> int:
         """Run until stopped; returns the exit status."""
-        self._write_configs()
+        self._write_configs(await self.services.start())
+        if self.observe.http is not None:
+            self.observe.http.start()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)
@@ -243,6 +264,9 @@ class Agent:
         if not await self.serf.wait_exit(LEAVE_TIMEOUT):
             await self.serf.stop()
         await self.dnsmasq.stop()
+        await self.services.stop()
+        if self.observe.http is not None:
+            self.observe.http.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -369,7 +393,12 @@ class Agent:
                 self.pacer.give_back()
                 continue
             writes = self.writes
-            deadline = self.cycle(raw)
+            try:
+                deadline = self.cycle(raw)
+            except Exception as exc:  # e.g. an unwritable state dir: /health reports it
+                self.observe.cycle_failed(exc)
+                log.error("cycle failed (%s); retrying at the next wake-up", exc)
+                deadline = None
             if self.writes == writes:
                 self.pacer.give_back()
 
@@ -385,17 +414,22 @@ class Agent:
         """One cycle from a members reply; returns when the next grace period runs out."""
         if self._settling(raw):
             log.debug("serf knows only this node yet; keeping the last hosts file")
+            self.observe.held()
             return time.time() + 1.0
+        started = time.perf_counter()
         cycle = self.reconciler.step(raw, time.time())
         for problem in cycle.new_problems:
             log.warning("%s", problem)
         if self.ambari is not None:
             self.ambari.update(cycle.membership)
         written = self.hosts.write(cycle.hosts_text)
+        # Service names and SRV change in the same cycle (and reload) as the hosts they name.
+        written = self.services.update(cycle.membership, cycle.view) or written
         if written:
             self.writes += 1
             self.dnsmasq.reload()
         self.topology.update(cycle.view, cycle.membership.members)
+        self.observe.cycle_done(cycle, self.services.view, written, time.perf_counter() - started)
         if cycle.failures_changed:
             write_atomic(self.paths.failures, json.dumps(self.reconciler.failed_since) + "\n")
         if cycle.arrivals_changed:

@@ -72,6 +72,7 @@ class Child:
         # False for launchers such as "ambari-server start" that exit 0 once the daemon runs.
         self.restart_on_success = restart_on_success
         self.process: asyncio.subprocess.Process | None = None
+        self.starts = 0  # successful starts; restarts = starts - 1 (metrics)
         self._stopping = False
         self._stop_requested = asyncio.Event()
         self._exited = asyncio.Event()
@@ -121,6 +122,7 @@ class Child:
                 log.error("%s: cannot start %s: %s", self.name, self.argv[0], exc)
             else:
                 self._exited.clear()
+                self.starts += 1
                 if self.pid_file is not None:
                     self.pid_file.write_text(f"{self.process.pid}\n")
                 if self.on_start:

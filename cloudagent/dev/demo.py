@@ -73,6 +73,27 @@ def matrix(targets: list[LocalNode], observers: list[LocalNode], present: bool =
     return ok
 
 
+def services(nodes: list[LocalNode]) -> bool:
+    """Print ``ambari.<domain>`` (A) and ``_ambari._tcp.<domain>`` (SRV) at every node."""
+    import dns.message  # noqa: PLC0415 - dnspython only for the demo's queries
+    import dns.query  # noqa: PLC0415
+
+    server, ok = nodes[0], True
+    name, srv_name = f"ambari.{server.domain}", f"_ambari._tcp.{server.domain}"
+    for node in nodes:
+        found = _show(lambda node=node: node.dns.addresses(name))  # type: ignore[misc]
+        query = dns.message.make_query(srv_name, "SRV")
+        reply = dns.query.udp(query, node.address, port=node.dns_port, timeout=2.0)
+        records = [rr.to_text() for rrset in reply.answer for rr in rrset]
+        good = found == server.address and records == [f"0 10 8080 {server.fqdn}."]
+        ok = ok and good
+        say(
+            f"  at {node.name}: {name} -> {found}; {srv_name} SRV -> {', '.join(records) or '-'}"
+            f"  {'ok' if good else 'BAD'}"
+        )
+    return ok
+
+
 def _cli(args: list[str], node: LocalNode) -> str:
     out = io.StringIO()
     cli_main(args, environ=node.env_for_cli(), stdout=out, stderr=out)
@@ -139,6 +160,10 @@ def run(base: Path) -> int:
 
         say("== forward (A) and reverse (PTR) answers at every node's dnsmasq ==")
         all_ok = matrix(nodes, nodes)
+        say()
+
+        say("== service names: the server role offers ambari (8080) ==")
+        all_ok = services(nodes) and all_ok
         say()
 
         provision(nodes)

@@ -202,6 +202,7 @@ class LocalCluster:
             CLOUDAGENT_SERF_BIND=f"{address}:7946",
             CLOUDAGENT_SERF_RPC=f"{address}:7373",
             CLOUDAGENT_DNS_LISTEN=f"{address}:{self.dns_port}",
+            CLOUDAGENT_HTTP_LISTEN=f"{address}:8301",
             CLOUDAGENT_STATE_DIR=str(self.base_dir / f"{self.prefix}{index}" / "state"),
             CLOUDAGENT_FAILED_GRACE=self.grace,
             PYTHONUNBUFFERED="1",

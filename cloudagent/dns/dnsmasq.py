@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cloudagent.daemon.supervise import Child
@@ -27,9 +29,16 @@ class Dnsmasq:
     """
 
     def __init__(
-        self, binary: str, conf_file: Path, hosts_file: Path, pid_file: Path | None = None
+        self,
+        binary: str,
+        conf_file: Path,
+        hosts_file: Path,
+        pid_file: Path | None = None,
+        on_reload: Callable[[float], None] | None = None,
     ) -> None:
         self.hosts_file = hosts_file
+        self.on_reload = on_reload  # seconds from SIGHUP to the hosts file read (metrics)
+        self._hup_at: float | None = None
         self.child = Child(
             "dnsmasq",
             dnsmasq_argv(binary, conf_file),
@@ -48,6 +57,9 @@ class Dnsmasq:
         text = line.split(": ", 1)[-1] if line.startswith("dnsmasq[") else line
         read = _READ.search(text)
         if read and read.group("path") == str(self.hosts_file):
+            if self._hup_at is not None and self.on_reload is not None:
+                self.on_reload(time.monotonic() - self._hup_at)
+            self._hup_at = None
             log.debug("%s", text)
             if not self._ready:
                 self._ready = True
@@ -66,6 +78,7 @@ class Dnsmasq:
     def reload(self) -> None:
         """Make dnsmasq re-read the hosts file now, or as soon as it is ready."""
         if self._ready and self.child.signal(signal.SIGHUP):
+            self._hup_at = time.monotonic()
             return
         self._reload_pending = True
 

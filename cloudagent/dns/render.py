@@ -44,11 +44,14 @@ def render_dnsmasq_conf(
     user: str | None,
     ttl: int = 0,
     authoritative: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
+    services_hosts: Path | None = None,
+    srv: Endpoint | None = None,
 ) -> str:
-    """dnsmasq's configuration: listen address, hosts file, authoritative domain, upstreams,
-    and the TTL of cluster answers. With ``authoritative`` networks, dnsmasq answers the domain
-    and those networks' reverse zones authoritatively on its listen address (which must be an
-    interface address), with an SOA in negative answers whose minimum is ``ttl``."""
+    """dnsmasq's configuration: listen address, hosts files, authoritative domain, upstreams,
+    the TTL of cluster answers, and where the SRV zones are forwarded. With ``authoritative``
+    networks, dnsmasq answers the domain and those networks' reverse zones authoritatively on
+    its listen address (which must be an interface address), with an SOA in negative answers
+    whose minimum is ``ttl``."""
     return _ENV.get_template("dnsmasq.conf.j2").render(
         port=listen.port,
         address=listen.host,
@@ -58,4 +61,6 @@ def render_dnsmasq_conf(
         user=user,
         ttl=ttl,
         authoritative=[str(n) for n in authoritative],
+        services_hosts=services_hosts,
+        srv=f"{srv.host}#{srv.port}" if srv else None,
     )
