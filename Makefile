@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 APT_PACKAGES := serf dnsmasq-base dnsutils docker.io debootstrap cloud-init
 
-.PHONY: bench demo test lint typecheck unit integration e2e image dockerd sysdeps venv clean
+.PHONY: bench demo test lint typecheck unit integration e2e image image-zookeeper dockerd sysdeps venv clean
 
 sysdeps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -39,6 +39,10 @@ dockerd: sysdeps
 # The image, from a local debootstrap base when no registry is reachable.
 image: dockerd venv
 	$(BIN)/python -m cloudagent.dev.imagebuild
+
+# cloudagent-zookeeper:latest: the agent image plus Debian's ZooKeeper (images/zookeeper).
+image-zookeeper: dockerd venv
+	$(BIN)/python -m cloudagent.dev.imagebuild --variant zookeeper
 
 demo: sysdeps venv
 	$(BIN)/python -m cloudagent.dev.demo

@@ -24,6 +24,7 @@ from cloudagent.logformat import setup_logging
 from cloudagent.members import Membership, members_document, parse_members
 from cloudagent.reconcile import Reconciler
 from cloudagent.serf.rpc import SerfRPC, SerfRPCError
+from cloudagent.service import collect_service, load_service
 
 
 def register(sub: Any) -> None:
@@ -66,10 +67,11 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     from cloudagent.daemon.agent import Agent  # noqa: PLC0415 - keeps the light commands fast
 
     cfg, ambari = load_all(env, role=args.role)
+    service = load_service(env)
     cfg = resolve_advertise(cfg)  # CLOUDAGENT_ADVERTISE_CIDR: pick the interface address
     level = logging.DEBUG if args.debug else getattr(logging, cfg.log_level)
     setup_logging(level, args.log_format or cfg.log_format)
-    return asyncio.run(Agent(cfg, ambari=ambari).run())
+    return asyncio.run(Agent(cfg, ambari=ambari, service=service).run())
 
 
 async def _fetch_members(cfg: config.Config) -> list[dict[str, Any]]:
@@ -140,6 +142,7 @@ def load_all(
     c = Collector(env)
     cfg = config.collect(c, role=role)
     ambari = collect_ambari(c)
+    collect_service(c)  # read again by `run`; checked here so every problem shows at once
     if check_machine:
         from cloudagent import preflight  # noqa: PLC0415 - only validate-config reads /proc
 
@@ -172,7 +175,7 @@ def _describe_ambari(s: AmbariSettings, role: str) -> list[tuple[str, str]]:
 
 def _validate_config(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     cfg, ambari = load_all(env, check_machine=True)
-    rows = cfg.describe() + _describe_ambari(ambari, cfg.role)
+    rows = cfg.describe() + _describe_ambari(ambari, cfg.role) + load_service(env).describe()
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         out.write(f"{name.ljust(width)}  {value}\n")

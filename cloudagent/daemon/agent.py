@@ -28,6 +28,7 @@ from cloudagent.daemon.supervise import Child
 from cloudagent.daemon.topology import TopologyFile
 from cloudagent.dns.dnsmasq import Dnsmasq
 from cloudagent.dns.render import render_dnsmasq_conf, served_entries
+from cloudagent.dns.reverse import local_reverse_zones
 from cloudagent.endpoint import Endpoint
 from cloudagent.files import ManagedFile, read_text, write_atomic
 from cloudagent.keyring import join_problem, keyring_path, record_join_problem, seed_keyring
@@ -43,6 +44,8 @@ from cloudagent.topology import RACK_TAG
 if TYPE_CHECKING:
     from cloudagent.ambari.runner import AmbariRole
     from cloudagent.ambari.settings import AmbariSettings
+    from cloudagent.daemon.service import ServiceRole
+    from cloudagent.service import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,7 @@ class Agent:
         pacer: Pacer | None = None,
         resync: float = RESYNC,
         ambari: AmbariSettings | None = None,
+        service: ServiceSettings | None = None,
     ) -> None:
         self.config = config
         self.paths = StatePaths(config.state_dir)
@@ -106,6 +110,12 @@ class Agent:
             from cloudagent.ambari.runner import AmbariRole  # noqa: PLC0415 - only when Ambari is on
 
             self.ambari = AmbariRole(config, ambari, config.state_dir, self.publish)
+        self.service: ServiceRole | None = None
+        if service is not None and service.active:
+            from cloudagent.daemon.service import ServiceRole  # noqa: PLC0415 - only with a service
+
+            self.service = ServiceRole(config, service)
+            self.tags.update(self.service.tags())
         self.serf = Child(
             "serf",
             serf_argv(config, self.paths.serf_config),
@@ -184,6 +194,7 @@ class Agent:
                 authoritative=self.config.dns_authoritative,
                 services_hosts=self.services.hosts.path,
                 srv=Endpoint(self.services.responder.host, srv_port),
+                reverse_zones=local_reverse_zones(self.config.serf_bind.host),
             ),
         )
         if self.config.resolv_conf is not None:
@@ -249,6 +260,8 @@ class Agent:
         ]
         if self.ambari is not None:
             tasks.append(asyncio.create_task(self.ambari.run(), name="ambari"))
+        if self.service is not None:
+            tasks.append(asyncio.create_task(self.service.run(), name="service"))
         try:
             await self._stop.wait()
         finally:
@@ -263,6 +276,8 @@ class Agent:
         await self._leave()
         if not await self.serf.wait_exit(LEAVE_TIMEOUT):
             await self.serf.stop()
+        if self.service is not None:  # after the leave: peers drop us from DNS first
+            await self.service.stop()
         await self.dnsmasq.stop()
         await self.services.stop()
         if self.observe.http is not None:
@@ -430,6 +445,8 @@ class Agent:
             self.dnsmasq.reload()
         self.topology.update(cycle.view, cycle.membership.members)
         self.observe.cycle_done(cycle, self.services.view, written, time.perf_counter() - started)
+        if self.service is not None:  # after DNS: a service started now finds its peers
+            self.service.update(cycle.membership)
         if cycle.failures_changed:
             write_atomic(self.paths.failures, json.dumps(self.reconciler.failed_since) + "\n")
         if cycle.arrivals_changed:

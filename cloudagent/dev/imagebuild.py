@@ -22,6 +22,8 @@ from cloudagent.errors import CloudagentError
 ROOT = Path(__file__).resolve().parents[2]  # the repository: images/ and pyproject.toml
 DEFAULT_BASE = "debian:bookworm-slim"
 DEFAULT_TAG = "cloudagent:latest"
+# Service variants: images/<name>/Dockerfile, built on top of the agent image.
+VARIANTS = {"zookeeper": "cloudagent-zookeeper:latest"}
 
 
 def host_codename(os_release: str) -> str:
@@ -163,16 +165,55 @@ def build(tag: str = DEFAULT_TAG, base: str | None = None) -> str:
     return tag
 
 
+def build_variant(variant: str, tag: str | None = None, agent: str = DEFAULT_TAG) -> str:
+    """Build a service variant (``images/<variant>/Dockerfile``) on the agent image ``agent``.
+
+    Its packages come from the apt sources the agent image already has, so no registry is named.
+    """
+    if variant not in VARIANTS:
+        raise CloudagentError(f"no image variant {variant!r}; known: {', '.join(VARIANTS)}")
+    tag = tag or VARIANTS[variant]
+    if not _have_image(agent):
+        raise CloudagentError(f"agent image {agent} not found; build it first with 'make image'")
+    dockerfile = ROOT / "images" / variant / "Dockerfile"
+    with tempfile.TemporaryDirectory(prefix=f"cloudagent-{variant}-") as context:
+        shutil.copy(dockerfile, Path(context) / "Dockerfile")
+        _run(
+            [
+                "docker",
+                "build",
+                "--network",
+                "host",
+                "--build-arg",
+                f"BASE_IMAGE={agent}",
+                "--tag",
+                tag,
+                context,
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+    print(f"built {tag} on {agent}", flush=True)
+    return tag
+
+
 def main(argv: list[str] | None = None) -> int:
     """``make image``: build the agent image; returns the exit status."""
     parser = argparse.ArgumentParser(prog="make image", description=__doc__)
-    parser.add_argument("--tag", default=DEFAULT_TAG)
+    parser.add_argument("--tag", default=DEFAULT_TAG, help="the agent image's tag")
     parser.add_argument(
         "--base", help=f"base image (default {DEFAULT_BASE} or a local debootstrap base)"
     )
+    parser.add_argument(
+        "--variant",
+        choices=sorted(VARIANTS),
+        help="also build this service variant on the agent image (e.g. zookeeper)",
+    )
+    parser.add_argument("--variant-tag", help="the variant's tag (default: cloudagent-<variant>)")
     args = parser.parse_args(argv)
     try:
         build(args.tag, args.base)
+        if args.variant:
+            build_variant(args.variant, args.variant_tag, agent=args.tag)
     except (CloudagentError, subprocess.CalledProcessError) as exc:
         print(f"make image: {exc}", file=sys.stderr)
         return 1

@@ -23,6 +23,7 @@ from cloudagent.errors import CloudagentError
 from cloudagent.files import write_atomic
 from cloudagent.secret import Secret
 from cloudagent.topology import rack_from_hostname
+from cloudagent.zookeeper import MAX_ID as MAX_ZK_ID
 
 try:
     import docker
@@ -38,6 +39,8 @@ LABEL = "cloudagent.cluster"
 INDEX_LABEL = "cloudagent.index"
 ROLE_LABEL = "cloudagent.role"
 GOSSIP_LABEL = "cloudagent.gossip"
+# A service variant's image says which service it runs (images/<variant>/Dockerfile LABEL).
+SERVICE_LABEL = "cloudagent.service"
 AGENT_INI = "/etc/ambari-agent/conf/ambari-agent.ini"
 KEY_IN_CONTAINER = "/run/secrets/cloudagent/serf.key"
 
@@ -103,6 +106,25 @@ def ambari_env(spec: ClusterSpec, role: str) -> dict[str, str]:
         if spec.blueprint:
             env["BLUEPRINT"] = spec.blueprint
     return env
+
+
+def service_env(service: str | None, index: int, ensemble: int) -> dict[str, str]:
+    """The service part of node ``index``'s environment, for an image labelled ``service``.
+
+    A ZooKeeper node's id is its index; it starts ZooKeeper once ``ensemble`` ids are known.
+
+    >>> service_env("zookeeper", 2, 3)
+    {'CLOUDAGENT_ZK_ID': '2', 'CLOUDAGENT_ZK_ENSEMBLE': '3'}
+    >>> service_env(None, 2, 3)
+    {}
+    """
+    if service != "zookeeper":
+        return {}
+    if index > MAX_ZK_ID:
+        raise CloudagentError(
+            f"a ZooKeeper ensemble has ids 1 to {MAX_ZK_ID}; node {index} has none"
+        )
+    return {"CLOUDAGENT_ZK_ID": str(index), "CLOUDAGENT_ZK_ENSEMBLE": str(min(ensemble, MAX_ZK_ID))}
 
 
 class Launcher:
@@ -236,7 +258,7 @@ class Launcher:
     def _start_all(self, spec: ClusterSpec, key_file: Path | None) -> None:
         for index in range(1, spec.nodes + 1):
             join = None if index == 1 else self.nodes(spec.prefix)[0].address
-            self._start(spec, index, join=join, key_file=key_file)
+            self._start(spec, index, join=join, key_file=key_file, ensemble=spec.nodes)
 
     def add(self, spec: ClusterSpec, timeout: float = 120.0) -> Node:
         """One more node, joining the server."""
@@ -251,7 +273,11 @@ class Launcher:
         open_gossip = spec.open_gossip or labels.get(GOSSIP_LABEL) == "open"
         key_file = self._gossip_key(replace(spec, open_gossip=open_gossip), new=False)
         self._start(
-            replace(spec, rack=self.rack(spec)), index, join=server.address, key_file=key_file
+            replace(spec, rack=self.rack(spec)),
+            index,
+            join=server.address,
+            key_file=key_file,
+            ensemble=index,
         )
         started = time.monotonic()
         resolved = self.wait_resolving(spec.prefix, timeout)
@@ -260,8 +286,18 @@ class Launcher:
         )
         return next(n for n in resolved if n.index == index)
 
+    def service(self, image: str) -> str | None:
+        """The service an image runs, from its ``cloudagent.service`` label (None: none)."""
+        labels = self.client.images.get(image).labels or {}
+        return labels.get(SERVICE_LABEL)
+
     def _start(
-        self, spec: ClusterSpec, index: int, join: str | None, key_file: Path | None
+        self,
+        spec: ClusterSpec,
+        index: int,
+        join: str | None,
+        key_file: Path | None,
+        ensemble: int,
     ) -> None:
         role = "server" if index == 1 else "agent"
         name = f"{spec.prefix}{index}"
@@ -270,6 +306,7 @@ class Launcher:
             "DNS_UPSTREAM": spec.dns_upstream,
             **({"CLOUDAGENT_RACK": spec.rack} if spec.rack else {}),
             **ambari_env(spec, role),
+            **service_env(self.service(spec.image), index, ensemble),
             **spec.env,
         }
         if join:

@@ -46,12 +46,14 @@ def render_dnsmasq_conf(
     authoritative: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network] = (),
     services_hosts: Path | None = None,
     srv: Endpoint | None = None,
+    reverse_zones: Sequence[str] = (),
 ) -> str:
     """dnsmasq's configuration: listen address, hosts files, authoritative domain, upstreams,
     the TTL of cluster answers, and where the SRV zones are forwarded. With ``authoritative``
     networks, dnsmasq answers the domain and those networks' reverse zones authoritatively on
     its listen address (which must be an interface address), with an SOA in negative answers
-    whose minimum is ``ttl``."""
+    whose minimum is ``ttl``. ``reverse_zones`` (this node's networks) are answered
+    locally: an address there that no member holds is NXDOMAIN, never forwarded."""
     return _ENV.get_template("dnsmasq.conf.j2").render(
         port=listen.port,
         address=listen.host,
@@ -63,4 +65,5 @@ def render_dnsmasq_conf(
         authoritative=[str(n) for n in authoritative],
         services_hosts=services_hosts,
         srv=f"{srv.host}#{srv.port}" if srv else None,
+        reverse_zones=reverse_zones,
     )

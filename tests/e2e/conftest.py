@@ -11,11 +11,15 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from cloudagent.dev.imagebuild import build
+from cloudagent.dev.imagebuild import build, build_variant
 from cloudagent.dev.launch import LABEL, Launcher
 
 # Parallel checkouts on one engine give each its own tag (CLOUDAGENT_TEST_IMAGE).
 IMAGE = os.environ.get("CLOUDAGENT_TEST_IMAGE") or "cloudagent:e2e"
+# The ZooKeeper variant's tag follows the agent's: cloudagent:e2e-x -> cloudagent-zookeeper:e2e-x.
+ZK_IMAGE = (
+    os.environ.get("CLOUDAGENT_TEST_ZK_IMAGE") or "cloudagent-zookeeper:" + IMAGE.rpartition(":")[2]
+)
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +35,14 @@ def image(engine: docker.DockerClient) -> str:
     build(IMAGE)
     print(f"\nimage build: {time.monotonic() - started:.1f}s")
     return IMAGE
+
+
+@pytest.fixture(scope="session")
+def zk_image(image: str) -> str:
+    started = time.monotonic()
+    build_variant("zookeeper", ZK_IMAGE, agent=image)
+    print(f"\nzookeeper image build: {time.monotonic() - started:.1f}s")
+    return ZK_IMAGE
 
 
 @pytest.fixture
