@@ -168,7 +168,14 @@ def test_the_jvm_resolves_forward_reverse_and_jndi_ptr_through_our_dns(cluster: 
 def _stop(cluster: Cluster, name: str) -> str:
     """``docker stop`` (the agent leaves Serf, then stops ZooKeeper); returns the old address."""
     old = cluster.node(name).address
-    cluster.engine.containers.get(name).stop(timeout=20)
+    container = cluster.engine.containers.get(name)
+    container.stop(timeout=20)
+    container.reload()
+    assert container.attrs["State"]["ExitCode"] == 0, container.logs()[-3000:]
+    logs = container.logs().decode(errors="replace")
+    assert logs.rindex("leaving the Serf cluster") < logs.rindex("stopped"), (
+        "service stopped first?"
+    )
     return old
 
 
