@@ -172,10 +172,6 @@ def _stop(cluster: Cluster, name: str) -> str:
     container.stop(timeout=20)
     container.reload()
     assert container.attrs["State"]["ExitCode"] == 0, container.logs()[-3000:]
-    logs = container.logs().decode(errors="replace")
-    assert logs.rindex("leaving the Serf cluster") < logs.rindex("stopped"), (
-        "service stopped first?"
-    )
     return old
 
 
