@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
         cluster,
         doctor,
         emulator,
+        exclusive,
         keys,
         node,
         topology,
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     wait.register(sub)
     doctor.register(sub)
     keys.register(sub)
+    exclusive.register(sub)
     return parser
 
 
