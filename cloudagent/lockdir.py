@@ -26,6 +26,19 @@ def _identity(st: os.stat_result, record: Owner | None) -> Identity:
     return (st.st_dev, st.st_ino, st.st_mtime_ns, record.token if record else None)
 
 
+def _look(path: Path) -> tuple[os.stat_result, Owner | None]:
+    """A baton's attributes and record, through open(): an NFS client revalidates a file's
+    attributes on open (close-to-open consistency), where a bare stat may answer from its cache.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        st = os.fstat(fd)
+        text = os.read(fd, 4096).decode("utf-8", errors="replace")
+    finally:
+        os.close(fd)
+    return st, Owner.from_text(text)
+
+
 class LockError(CloudagentError):
     """The lock directory cannot be used at all (its parent is missing, permission denied)."""
 
@@ -113,11 +126,10 @@ class LockDir:
             return Attempt("retry")
         baton = find_baton(names)
         try:
-            st = os.stat(self.path / baton) if baton else os.stat(self.path)
-        except FileNotFoundError:
+            st, previous = _look(self.path / baton) if baton else (os.stat(self.path), None)
+        except (FileNotFoundError, NotADirectoryError):
             return Attempt("retry")
         age = age_seconds(self._probe_ns(), st.st_mtime_ns, st.st_ctime_ns)
-        previous = self._read_owner(self.path / baton) if baton else None
         if age < self.stale_after:
             return Attempt("busy", previous, age)
         if baton is None:
@@ -144,7 +156,7 @@ class LockDir:
         except (FileNotFoundError, NotADirectoryError):
             return False  # another contender took it first
         try:
-            taken = _identity(os.stat(self.path / new), self._read_owner(self.path / new))
+            taken = _identity(*_look(self.path / new))
             os.utime(self.path / new)  # a fresh ctime: nobody may judge our claim stale
         except FileNotFoundError:
             return False
@@ -176,13 +188,6 @@ class LockDir:
         shutil.rmtree(tomb, ignore_errors=True)
         return True
 
-    @staticmethod
-    def _read_owner(path: Path) -> Owner | None:
-        try:
-            return Owner.from_text(path.read_text(encoding="utf-8", errors="replace"))
-        except OSError:
-            return None
-
     # -- holder -------------------------------------------------------------------------------
 
     def verify(self) -> str | None:
@@ -190,10 +195,9 @@ class LockDir:
         if self._fd is None or self._ino is None:
             return "this process does not hold the lock"
         try:
-            st = os.stat(self.path / OWNER)
+            st, record = _look(self.path / OWNER)
         except (FileNotFoundError, NotADirectoryError):
             return f"{self.path}/{OWNER} is gone (taken over as stale, or removed)"
-        record = self._read_owner(self.path / OWNER)
         if record is None or record.token != self.owner.token:
             holder = record.describe() if record else "an unreadable owner record"
             return f"{self.path} now belongs to {holder}"
@@ -214,7 +218,7 @@ class LockDir:
         try:
             if self.verify() is not None:
                 return False
-            mine = _identity(os.stat(self.path / OWNER), self.owner)
+            mine = _identity(*_look(self.path / OWNER))
             return self._take_baton(OWNER, mine, f"released.{self.owner.token}") and (
                 self._remove_lock(f"released.{self.owner.token}", self._ino)
             )
