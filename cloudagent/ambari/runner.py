@@ -6,16 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cloudagent.ambari.agentconf import DEFAULT_INI, set_server_hostname
+from cloudagent.ambari.election import ACTING, SINCE, Election, elect, parse_since
 from cloudagent.ambari.settings import AmbariSettings
 from cloudagent.config import Config
 from cloudagent.daemon.supervise import Child
 from cloudagent.files import read_text, write_atomic
-from cloudagent.members import Membership, Status
+from cloudagent.members import Membership
 
 if TYPE_CHECKING:
     from cloudagent.ambari.provision import Provisioner, ProvisionStatus
@@ -24,18 +26,21 @@ log = logging.getLogger(__name__)
 PublishTags = Callable[[dict[str, str]], Awaitable[None]]
 
 
-def server_fqdn(membership: Membership, domain: str) -> str | None:
-    """The Ambari server: the alive member tagged role=server (the first by name if several)."""
-    servers = sorted(
-        m.fqdn(domain)
-        for m in membership.members
-        if m.role == "server" and m.status is Status.ALIVE
-    )
-    if len(servers) > 1:
-        log.warning(
-            "several members have role=server (%s); using %s", ", ".join(servers), servers[0]
-        )
-    return servers[0] if servers else None
+# A server that sees nobody else yet, but has a cluster to join (SERF_JOIN_IP, or it served
+# before and rejoins from its snapshot), does not claim to act for this long: it would
+# otherwise act alone for the seconds its join takes, beside a server that already acts.
+JOIN_SETTLE = 30.0
+
+
+def load_since(path: Path, now: float) -> tuple[int, bool]:
+    """This node's ``ambari-since`` from the state directory, or written there once now; and
+    whether it was new."""
+    since = parse_since((read_text(path) or "").strip())
+    if since is not None:
+        return since, False
+    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)  # before the daemon's set-up
+    write_atomic(path, f"{int(now)}\n")
+    return int(now), True
 
 
 class AmbariRole:
@@ -50,8 +55,15 @@ class AmbariRole:
         self.membership: Membership | None = None
         self._changed = asyncio.Event()
         self.server: Child | None = None
-        if config.role == "server" and settings.server_command:
-            self.server = Child("ambari-server", settings.server_command, restart_on_success=False)
+        self.server_task: asyncio.Task[None] | None = None
+        self.since: int | None = None
+        self.rejoining = bool(config.join)
+        if config.role == "server":
+            self.since, new = load_since(state_dir / "ambari-since", time.time())
+            self.rejoining = self.rejoining or not new
+        self.election: Election | None = None
+        self.acting: bool | None = None  # None until the first decision is announced
+        self._started = time.monotonic()
         self.agent: Child | None = None
         self.agent_task: asyncio.Task[None] | None = None
         self.pointed_at: str | None = None
@@ -69,16 +81,43 @@ class AmbariRole:
             )
         self.status: ProvisionStatus | None = None
 
-    def update(self, membership: Membership) -> None:
-        """A fresh membership snapshot (called by the DNS loop; cheap)."""
+    def initial_tags(self) -> dict[str, str]:
+        """Tags to gossip from the start: a server's ``ambari-since``, and that it is not acting."""
+        if self.since is None:
+            return {}
+        return {SINCE: str(self.since), ACTING: "no"}
+
+    def update(
+        self, membership: Membership, failed_since: Mapping[str, float] | None = None
+    ) -> None:
+        """A fresh membership snapshot (called by the DNS loop; cheap): elect the acting server."""
         self.membership = membership
+        election = elect(
+            membership.members, failed_since or {}, time.time(), self.config.failed_grace
+        )
+        previous = self.election
+        self.election = election
+        if previous is None or (previous.acting_name(), previous.candidates, previous.ignored) != (
+            election.acting_name(),
+            election.candidates,
+            election.ignored,
+        ):
+            log.info("%s", election.describe(self.config.node_name, self.config.domain))
         self._changed.set()
+
+    def _should_act(self) -> bool:
+        """This server node acts: elected, and not alone while it still has a cluster to join."""
+        if self.election is None or self.membership is None:
+            return False
+        if not self.election.is_acting(self.config.node_name):
+            return False
+        alone = all(m.name == self.config.node_name for m in self.membership.members)
+        settling = time.monotonic() - self._started < JOIN_SETTLE
+        return not (alone and self.rejoining and settling)
 
     async def run(self) -> None:
         """Run the Ambari side until cancelled: agent pointing, server process, provisioning."""
         tasks = [asyncio.create_task(self._point_agent())]
-        if self.server is not None:
-            tasks.append(asyncio.create_task(self.server.run()))
         if self.provisioner is not None:
             tasks.append(asyncio.create_task(self._provision(self.provisioner)))
         try:
@@ -93,6 +132,30 @@ class AmbariRole:
             if child is not None:
                 await child.stop()
 
+    async def _take_role(self, acting: bool) -> None:
+        """Become the acting server (start Ambari, say so in tags) or a standby (stop it)."""
+        self.acting = acting
+        if acting and self.settings.server_command:
+            self.server = Child(
+                "ambari-server", self.settings.server_command, restart_on_success=False
+            )
+            self.server_task = asyncio.create_task(self.server.run())
+        elif not acting and self.server is not None:
+            await self.server.stop()
+            if self.server_task is not None:
+                await asyncio.gather(self.server_task, return_exceptions=True)
+            self.server = self.server_task = None
+        tags = {ACTING: "yes" if acting else "no"}
+        if not acting:
+            tags["ambari-phase"] = "standby"
+        await self.publish(tags)
+        log.info(
+            "ambari: %s",
+            "acting Ambari server from now on: provisioning resumes from Ambari's state"
+            if acting
+            else "standby: this node points nothing and creates nothing",
+        )
+
     async def _wait_change(self, timeout: float | None = None) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout)
@@ -105,7 +168,8 @@ class AmbariRole:
             await self._wait_change()
             if self.membership is None:
                 continue
-            server = server_fqdn(self.membership, self.config.domain)
+            acting = self.election.acting if self.election else None
+            server = acting.fqdn(self.config.domain) if acting else None
             if server is None or server == self.pointed_at:
                 continue
             text = read_text(ini)
@@ -142,6 +206,12 @@ class AmbariRole:
             await self._wait_change(self.settings.poll)
             if self.membership is None:
                 continue
+            acting = self._should_act()
+            if acting is not self.acting:
+                await self._take_role(acting)
+                self.status = None
+            if not acting:
+                continue  # a standby creates nothing: the acting server provisions
             status = await asyncio.to_thread(provisioner.step, self.membership)
             previous = self.status
             self.status = status

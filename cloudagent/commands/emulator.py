@@ -47,8 +47,10 @@ def register(sub: Any) -> None:
     emu.add_argument(
         "--agent-listen",
         type=_endpoint,
+        action="append",
         metavar="HOST:PORT",
-        help="agent registration address (default: the API host, port 8440)",
+        help="agent registration address (default: the API host, port 8440); repeat it to "
+        "serve agents on several addresses, as an Ambari behind a moving name does",
     )
     emu.add_argument("--version", default=DEFAULT_VERSION, help="Ambari version to emulate")
     emu.add_argument(
@@ -116,9 +118,9 @@ def _server(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
         task_seconds=args.task_seconds,
         heartbeat_timeout=args.heartbeat_timeout,
     )
-    agent_listen = args.agent_listen or Endpoint(args.listen.host, 8440)
+    agent_listen = args.agent_listen or [Endpoint(args.listen.host, 8440)]
     try:
-        servers = [EmulatorServer((e.host, e.port), ambari) for e in (args.listen, agent_listen)]
+        servers = [EmulatorServer((e.host, e.port), ambari) for e in (args.listen, *agent_listen)]
     except OSError as exc:
         raise CloudagentError(f"cannot listen: {exc}") from exc
     stop = threading.Event()
@@ -129,7 +131,7 @@ def _server(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
         "Ambari %s emulator: API on http://%s, agents on %s",
         args.version,
         args.listen,
-        agent_listen,
+        ", ".join(map(str, agent_listen)),
     )
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()

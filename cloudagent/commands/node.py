@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from cloudagent import config
 from cloudagent.address import resolve_advertise
+from cloudagent.ambari.election import Election, elect
 from cloudagent.ambari.settings import AmbariSettings, collect_ambari
 from cloudagent.daemon.state import StatePaths, load_arrivals, load_failures
 from cloudagent.endpoint import Endpoint
@@ -183,32 +184,60 @@ def _validate_config(args: argparse.Namespace, env: Mapping[str, str], out: Text
     return ExitStatus.OK
 
 
+def _election(cfg: config.Config, membership: Membership) -> Election:
+    failures = load_failures(StatePaths(cfg.state_dir).failures)
+    return elect(membership.members, failures, time.time(), cfg.failed_grace)
+
+
 def _status(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    """What the server node publishes in its ambari-* tags; exit 1 on failure."""
+    """What the acting server publishes in its ambari-* tags; exit 1 on failure."""
     cfg = config.load(env)
     _, membership = _membership(cfg)
-    servers = [m for m in membership.members if m.role == "server"]
-    if not servers:
+    election = _election(cfg, membership)
+    server = election.acting
+    if server is None:
         if args.json:
-            out.write(json.dumps({"server": None, "phase": "no-server"}) + "\n")
+            doc = {"server": None, "phase": "no-server", "ignored": list(election.ignored)}
+            out.write(json.dumps(doc) + "\n")
         else:
-            out.write("no member has role=server: no Ambari server in this cluster yet\n")
+            out.write(f"{election.describe(cfg.node_name, cfg.domain)}\n")
         return ExitStatus.FAILURE
-    server = servers[0]
+    standby = [
+        m.fqdn(cfg.domain)
+        for m in membership.members
+        if m.name in election.candidates and m.name != server.name
+    ]
     tags = {k.removeprefix("ambari-"): v for k, v in server.tags.items() if k.startswith("ambari-")}
     phase = tags.get("phase", "starting")
     if args.json:
-        doc = {"server": server.fqdn(cfg.domain), "server_status": server.status.value, **tags}
+        doc = {
+            "server": server.fqdn(cfg.domain),
+            "server_status": server.status.value,
+            **tags,
+            "standby": standby,
+            "this_node": _node_role(cfg, membership, election),
+        }
         out.write(json.dumps(doc, indent=2) + "\n")
     else:
         progress = f", {tags['progress']}%" if "progress" in tags else ""
         request = f", request {tags['request']}" if "request" in tags else ""
+        others = f"; standby: {', '.join(standby)}" if standby else ""
         out.write(
             f"cluster {tags.get('cluster', '?')} on {server.fqdn(cfg.domain)} "
-            f"({server.status.value}): {phase}{request}{progress}, "
+            f"({server.status.value}, acting{others}): {phase}{request}{progress}, "
             f"hosts {tags.get('hosts', '?')}\n"
         )
+        if _node_role(cfg, membership, election) == "standby":
+            out.write(f"this node ({cfg.fqdn}) is a standby Ambari server\n")
     return ExitStatus.FAILURE if phase in ("failed", "error") else ExitStatus.OK
+
+
+def _node_role(cfg: config.Config, membership: Membership, election: Election) -> str:
+    """``acting`` / ``standby`` for a node whose member is tagged role=server, else ``agent``."""
+    me = membership.by_name().get(cfg.node_name)
+    if me is None or me.role != "server":
+        return "agent"
+    return "acting" if election.is_acting(cfg.node_name) else "standby"
 
 
 def _health(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -238,7 +267,13 @@ def _health(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
     if cfg.http_listen is not None and (verdict := _agent_health(cfg.http_listen)) is not None:
         out.write(f"unhealthy: {verdict}\n")
         return ExitStatus.FAILURE
-    out.write(f"healthy: {cfg.fqdn} {me.address} ({len(membership.members)} members)\n")
+    ambari = ""
+    if me.role == "server":
+        election = _election(cfg, membership)
+        acting = election.acting.fqdn(cfg.domain) if election.acting else "none"
+        role = _node_role(cfg, membership, election)
+        ambari = f", Ambari server: {role}" + ("" if role == "acting" else f" (acting: {acting})")
+    out.write(f"healthy: {cfg.fqdn} {me.address} ({len(membership.members)} members{ambari})\n")
     return ExitStatus.OK
 
 

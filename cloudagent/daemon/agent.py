@@ -110,6 +110,7 @@ class Agent:
             from cloudagent.ambari.runner import AmbariRole  # noqa: PLC0415 - only when Ambari is on
 
             self.ambari = AmbariRole(config, ambari, config.state_dir, self.publish)
+            self.tags.update(self.ambari.initial_tags())  # the election's tags, from the start
         self.service: ServiceRole | None = None
         if service is not None and service.active:
             from cloudagent.daemon.service import ServiceRole  # noqa: PLC0415 - only with a service
@@ -436,7 +437,7 @@ class Agent:
         for problem in cycle.new_problems:
             log.warning("%s", problem)
         if self.ambari is not None:
-            self.ambari.update(cycle.membership)
+            self.ambari.update(cycle.membership, self.reconciler.failed_since)
         written = self.hosts.write(cycle.hosts_text)
         # Service names and SRV change in the same cycle (and reload) as the hosts they name.
         written = self.services.update(cycle.membership, cycle.view) or written
