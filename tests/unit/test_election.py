@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+from pathlib import Path
 
 from cloudagent.ambari.election import ACTING, SINCE, elect
+from cloudagent.ambari.runner import load_since
 from cloudagent.members import Member, Status
 
 GRACE = 300.0
@@ -77,3 +79,11 @@ def test_malformed_since_tags_are_not_candidates() -> None:
     bad[0].tags[SINCE] = "-5"  # type: ignore[index]
     bad[1].tags[SINCE] = "9" * 20  # type: ignore[index]
     assert elect(bad, {}, NOW, GRACE).ignored == ("x", "y")
+
+
+def test_ambari_since_is_written_once_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "ambari-since"
+    assert load_since(path, 1234.9) == (1234, True)
+    assert load_since(path, 9999.0) == (1234, False)  # a restart keeps its seniority
+    path.write_text("garbage\n")
+    assert load_since(path, 5000.0) == (5000, True)

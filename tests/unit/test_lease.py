@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from pathlib import Path
 
+from cloudagent.cli import main
 from cloudagent.lease import Owner, Timing, find_baton
 from cloudagent.lockdir import LockDir
 
@@ -82,3 +84,12 @@ def test_a_replaced_baton_is_given_back(tmp_path: Path) -> None:
     late = contender(lock, "late", stale_after=0.3)
     assert not late._take_baton("owner", judged, "reaped." + "0" * 32)
     assert b.verify() is None
+
+
+def test_cli_rejects_bad_timing_and_a_missing_command(tmp_path: Path) -> None:
+    err = io.StringIO()
+    argv = ["exclusive", "--lock-dir", str(tmp_path / "l"), "--heartbeat", "30"]
+    assert main([*argv, "--stale-after", "40"], environ={}, stderr=err) == 2
+    assert "--stale-after (40s) must be at least 2 x --heartbeat (30s)" in err.getvalue()
+    assert "no command given" in err.getvalue()
+    assert not (tmp_path / "l").exists()
