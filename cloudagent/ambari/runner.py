@@ -153,7 +153,8 @@ class AmbariRole:
             "ambari: %s",
             "acting Ambari server from now on: provisioning resumes from Ambari's state"
             if acting
-            else "standby: this node points nothing and creates nothing",
+            else "standby: this node runs no Ambari server and creates nothing; "
+            "its agent points at the acting server",
         )
 
     async def _wait_change(self, timeout: float | None = None) -> None:
