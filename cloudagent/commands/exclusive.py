@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from cloudagent import deathsig
 from cloudagent.backoff import Backoff
-from cloudagent.errors import CloudagentError, ConfigError
+from cloudagent.errors import CloudagentError, UsageError
 from cloudagent.lease import (
     EXIT_BUSY,
     EXIT_LOST,
@@ -88,7 +88,7 @@ def _exclusive(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) ->
     if not command:
         problems.append("no command given: cloudagent exclusive --lock-dir DIR -- CMD ARGS...")
     if problems:
-        raise ConfigError(problems)
+        raise UsageError("; ".join(problems))
     owner = Owner(socket.gethostname(), os.getpid(), new_token(os.urandom(16)))
     lock = LockDir(args.lock_dir, owner, timing.stale_after)
     signals = _Signals()
