@@ -16,6 +16,7 @@ from cloudagent.ambari.election import ACTING, SINCE, Election, elect, parse_sin
 from cloudagent.ambari.settings import AmbariSettings
 from cloudagent.config import Config
 from cloudagent.daemon.supervise import Child
+from cloudagent.errors import CloudagentError
 from cloudagent.files import read_text, write_atomic
 from cloudagent.members import Membership
 
@@ -35,11 +36,17 @@ JOIN_SETTLE = 30.0
 def load_since(path: Path, now: float) -> tuple[int, bool]:
     """This node's ``ambari-since`` from the state directory, or written there once now; and
     whether it was new."""
-    since = parse_since((read_text(path) or "").strip())
-    if since is not None:
-        return since, False
-    path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)  # before the daemon's set-up
-    write_atomic(path, f"{int(now)}\n")
+    try:
+        since = parse_since((read_text(path) or "").strip())
+        if since is not None:
+            return since, False
+        path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)  # before the daemon's set-up
+        write_atomic(path, f"{int(now)}\n")
+    except OSError as exc:
+        raise CloudagentError(
+            f"{path}: cannot keep the server's ambari-since ({exc.strerror or exc}); "
+            "make CLOUDAGENT_STATE_DIR a writable directory"
+        ) from None
     return int(now), True
 
 

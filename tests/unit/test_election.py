@@ -6,8 +6,11 @@ import ipaddress
 import itertools
 from pathlib import Path
 
+import pytest
+
 from cloudagent.ambari.election import ACTING, SINCE, elect
 from cloudagent.ambari.runner import load_since
+from cloudagent.errors import CloudagentError
 from cloudagent.members import Member, Status
 
 GRACE = 300.0
@@ -87,3 +90,9 @@ def test_ambari_since_is_written_once_and_kept(tmp_path: Path) -> None:
     assert load_since(path, 9999.0) == (1234, False)  # a restart keeps its seniority
     path.write_text("garbage\n")
     assert load_since(path, 5000.0) == (5000, True)
+
+
+def test_ambari_since_in_an_unusable_state_dir_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(CloudagentError, match="make CLOUDAGENT_STATE_DIR a writable directory"):
+        load_since(tmp_path / "file" / "state" / "ambari-since", 1.0)
