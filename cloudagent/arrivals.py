@@ -56,6 +56,29 @@ class Arrivals:
         >>> later.order(a), later.order(b), later.record([a, b], 2.0) == later
         (1, 2, True)
         """
+        seen, new = self._judge(members, now)
+        for key, known in self.members.items():
+            if key not in seen and now - known.last_seen < FORGET_AFTER:
+                seen[key] = known
+        result = Arrivals(seen, self.next_order + 1 if new else self.next_order)
+        return self if result == self else result
+
+    def note(self, changed: Iterable[Member], now: float) -> Arrivals:
+        """The record after a cycle in which only ``changed`` members differ from the last one.
+
+        Each of them is judged as :meth:`record` would; nobody else is refreshed or forgotten
+        here (an incremental cycle does not look at them). The periodic full cycle calls
+        :meth:`record`, which does both, so a member is forgotten at most one full-check
+        period later than ``FORGET_AFTER``.
+        """
+        seen, new = self._judge(changed, now)
+        if not seen or all(self.members.get(k) is a for k, a in seen.items()):
+            return self
+        merged = dict(self.members)
+        merged.update(seen)
+        return Arrivals(merged, self.next_order + 1 if new else self.next_order)
+
+    def _judge(self, members: Iterable[Member], now: float) -> tuple[dict[str, Arrival], bool]:
         seen: dict[str, Arrival] = {}
         new = False
         for m in members:
@@ -73,11 +96,7 @@ class Arrivals:
                 seen[m.key] = replace(known, last_seen=now)
             else:
                 seen[m.key] = known
-        for key, known in self.members.items():
-            if key not in seen and now - known.last_seen < FORGET_AFTER:
-                seen[key] = known
-        result = Arrivals(seen, self.next_order + 1 if new else self.next_order)
-        return self if result == self else result
+        return seen, new
 
     def order(self, member: Member) -> int:
         """When ``member`` was first seen (lower is earlier); unknown members come last."""

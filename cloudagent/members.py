@@ -219,6 +219,36 @@ def _in_domain(fqdn: str, domain: str) -> bool:
     return fqdn.endswith("." + domain)
 
 
+def screen(member: Member, domain: str | None, loopback: bool | None) -> str | None:
+    """Why ``member`` cannot be served in this cluster at all (domain, loopback), or None."""
+    if domain and not _in_domain(member.fqdn(domain), domain):
+        return (
+            f"member {member.key!r} dropped: {member.name} is outside the cluster domain {domain}"
+        )
+    if loopback is not None and member.address.is_loopback != loopback:
+        where = "a loopback" if loopback else "a non-loopback"
+        return (
+            f"member {member.key!r} dropped: address {member.address} does not belong in "
+            f"{where} cluster"
+        )
+    return None
+
+
+def settle_name(
+    fqdn: str, claimants: Iterable[Member], seniority: Seniority = default_seniority
+) -> tuple[Member, list[str]]:
+    """Who of the members claiming ``fqdn`` holds it, and one problem per member turned away.
+
+    A member that has left never holds a name while another claims it.
+    """
+    ranked = sorted(claimants, key=lambda m: (m.status in GONE, seniority(m)))
+    holder = ranked[0]
+    return holder, [
+        f"member {m.key!r} dropped: {fqdn} is already held by member {holder.key!r}"
+        for m in ranked[1:]
+    ]
+
+
 def admit(
     members: Iterable[Member],
     *,
@@ -232,33 +262,20 @@ def admit(
     ``loopback``: True when this node's own serf runs on loopback; members on the other kind
     of address are dropped, so a loopback cluster and a real one never mix. ``seniority``:
     on a name conflict (after case folding, or ``a`` against ``a.<domain>``) the member
-    with the lowest value keeps the name; a member that has left never holds one.
+    with the lowest value keeps the name (:func:`settle_name`).
     """
     problems: list[str] = []
     claims: dict[str, list[Member]] = {}
     for m in members:
-        fqdn = m.fqdn(domain) if domain else m.name
-        if domain and not _in_domain(fqdn, domain):
-            problems.append(
-                f"member {m.key!r} dropped: {m.name} is outside the cluster domain {domain}"
-            )
+        if problem := screen(m, domain, loopback):
+            problems.append(problem)
             continue
-        if loopback is not None and m.address.is_loopback != loopback:
-            where = "a loopback" if loopback else "a non-loopback"
-            problems.append(
-                f"member {m.key!r} dropped: address {m.address} does not belong in {where} cluster"
-            )
-            continue
-        claims.setdefault(fqdn, []).append(m)
+        claims.setdefault(m.fqdn(domain) if domain else m.name, []).append(m)
     chosen: list[Member] = []
     for fqdn, claimants in claims.items():
-        ranked = sorted(claimants, key=lambda m: (m.status in GONE, seniority(m)))
-        holder = ranked[0]
+        holder, turned_away = settle_name(fqdn, claimants, seniority)
         chosen.append(holder)
-        problems.extend(
-            f"member {m.key!r} dropped: {fqdn} is already held by member {holder.key!r}"
-            for m in ranked[1:]
-        )
+        problems.extend(turned_away)
     return Membership(tuple(sorted(chosen, key=lambda m: m.name)), tuple(problems))
 
 

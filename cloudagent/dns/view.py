@@ -10,7 +10,7 @@ crash). Otherwise first come keeps: of two members on one address, the senior on
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cloudagent import hostnames
@@ -63,6 +63,47 @@ def next_expiry(failed_since: Mapping[str, float], grace: float, now: float) -> 
     return min(pending) if pending else None
 
 
+def in_grace(member: Member, failed_since: Mapping[str, float], now: float, grace: float) -> bool:
+    """A failed member still served: fewer than ``grace`` seconds since first seen failed."""
+    return member.status is Status.FAILED and now - failed_since.get(member.name, now) < grace
+
+
+def settle_address(
+    address: IPAddress, holders: Sequence[tuple[str, Member]], seniority: Seniority
+) -> tuple[str, list[str], list[str]]:
+    """Who of the candidates (FQDN, member) on ``address`` is served there.
+
+    Returns the served FQDN, the notes for the log, and the candidates in grace that are not
+    served after all (they lost the address).
+    """
+    ranked = sorted(holders, key=lambda h: (h[1].status not in SERVED, seniority(h[1])))
+    notes: list[str] = []
+    lost: list[str] = []
+    if ranked[0][1].status in SERVED:
+        # An address reused after a crash: the live member takes it from the failed one.
+        for fqdn, m in ranked:
+            if m.status not in SERVED:
+                notes.append(f"{fqdn} (failed) lost {address} to a live member")
+                lost.append(fqdn)
+        ranked = [h for h in ranked if h[1].status in SERVED]
+    holder = ranked[0][0]
+    for fqdn, m in ranked[1:]:
+        notes.append(f"member {m.key!r} not served: {address} is already held by {holder}")
+        if m.status not in SERVED:
+            lost.append(fqdn)
+    return holder, notes, lost
+
+
+def host_names(fqdn: str, short_is_unique: bool) -> tuple[str, ...]:
+    """The names of one hosts line: the FQDN (PTR target) and, when unambiguous, its short name."""
+    return (fqdn, hostnames.short(fqdn)) if short_is_unique else (fqdn,)
+
+
+def address_key(address: IPAddress) -> tuple[int, int]:
+    """The order of the hosts file: IPv4 before IPv6, then numerically."""
+    return (address.version, int(address))
+
+
 def build_view(
     members: Iterable[Member],
     failed_since: Mapping[str, float],
@@ -72,20 +113,21 @@ def build_view(
     *,
     seniority: Seniority = default_seniority,
 ) -> DnsView:
-    """The DNS view of a membership at time ``now`` (seconds, any monotonic origin).
+    """The DNS view of a membership at time ``now`` (seconds, any monotonic origin), from
+    scratch. (``IncrementalView`` keeps the same view up to date change by change.)
 
     ``seniority`` orders members that claim one FQDN or one address: lowest first keeps it.
     """
     notes: list[str] = []
     candidates: list[tuple[str, Member]] = []
-    in_grace: list[str] = []
+    grace_fqdns: list[str] = []
     for m in members:
         fqdn = m.fqdn(domain)
         if m.status in SERVED:
             candidates.append((fqdn, m))
-        elif m.status is Status.FAILED and now - failed_since.get(m.name, now) < grace:
+        elif in_grace(m, failed_since, now, grace):
             candidates.append((fqdn, m))
-            in_grace.append(fqdn)
+            grace_fqdns.append(fqdn)
 
     # One FQDN, one member: "a" and "a.<domain>" would otherwise both claim a.<domain>.
     by_fqdn: dict[str, Member] = {}
@@ -101,30 +143,16 @@ def build_view(
         by_address[m.address].append((fqdn, m))
 
     served: list[tuple[IPAddress, str]] = []
-    for address in sorted(by_address, key=lambda a: (a.version, int(a))):
-        holders = sorted(
-            by_address[address], key=lambda h: (h[1].status not in SERVED, seniority(h[1]))
-        )
-        if holders[0][1].status in SERVED:
-            # An address reused after a crash: the live member takes it from the failed one.
-            for fqdn, m in holders:
-                if m.status not in SERVED:
-                    notes.append(f"{fqdn} (failed) lost {address} to a live member")
-                    in_grace.remove(fqdn)
-            holders = [h for h in holders if h[1].status in SERVED]
-        holder = holders[0][0]
-        for fqdn, m in holders[1:]:
-            notes.append(f"member {m.key!r} not served: {address} is already held by {holder}")
-            if fqdn in in_grace:
-                in_grace.remove(fqdn)
+    for address in sorted(by_address, key=address_key):
+        holder, address_notes, lost = settle_address(address, by_address[address], seniority)
+        notes.extend(address_notes)
+        for fqdn in lost:
+            grace_fqdns.remove(fqdn)
         served.append((address, holder))
 
     shorts = Counter(hostnames.short(fqdn) for _, fqdn in served)
     entries = [
-        HostEntry(
-            str(address),
-            (fqdn, hostnames.short(fqdn)) if shorts[hostnames.short(fqdn)] == 1 else (fqdn,),
-        )
+        HostEntry(str(address), host_names(fqdn, shorts[hostnames.short(fqdn)] == 1))
         for address, fqdn in served
     ]
-    return DnsView(tuple(entries), tuple(sorted(in_grace)), tuple(notes))
+    return DnsView(tuple(entries), tuple(sorted(grace_fqdns)), tuple(notes))
