@@ -24,6 +24,8 @@ from cloudagent.topology import DEFAULT_RACK, parse_rack
 Role = Literal["server", "agent"]
 ROLES: Final[tuple[Role, ...]] = ("server", "agent")
 SERF_PORT: Final = 7946
+# Serf's timing profiles (memberlist's DefaultLANConfig, DefaultWANConfig, DefaultLocalConfig).
+SERF_PROFILES: Final = ("lan", "wan", "local")
 DEFAULT_DOMAIN: Final = "cluster.internal"
 DEFAULT_GRACE: Final = 300.0
 # Where the agent keeps the RPC token it generates when SERF_RPC_AUTH is not given (0600,
@@ -66,6 +68,7 @@ class Config:
     http_listen: Endpoint | None = DEFAULT_HTTP  # None: CLOUDAGENT_HTTP_LISTEN=off
     log_format: str = "text"
     cycle_stale: float = 30.0  # /health: DNS unhealthy after this long without a good cycle
+    serf_profile: str = "lan"  # memberlist timing profile: lan, wan or local
 
     @property
     def fqdn(self) -> str:
@@ -337,6 +340,14 @@ def collect(
         c.problem(f"CLOUDAGENT_LOG_LEVEL: {log_level!r}; use DEBUG, INFO, WARNING or ERROR")
         log_level = "INFO"
 
+    serf_profile = (c.get("CLOUDAGENT_SERF_PROFILE") or "lan").lower()
+    if serf_profile not in SERF_PROFILES:
+        c.problem(
+            f"CLOUDAGENT_SERF_PROFILE: {serf_profile!r}; use {', '.join(SERF_PROFILES)} "
+            "(serf's gossip and failure-detection timings; see docs/benchmarks.md)"
+        )
+        serf_profile = "lan"
+
     state_dir = Path(state_text)
     rpc_auth = c.secret("SERF_RPC_AUTH")
     if rpc_auth is None and not (c.get("SERF_RPC_AUTH") or c.get("SERF_RPC_AUTH_FILE")):
@@ -372,6 +383,7 @@ def collect(
         http_listen=http_listen,
         log_format=log_format,
         cycle_stale=cycle_stale,
+        serf_profile=serf_profile,
     )
     if config.dns_authoritative and config.dns_upstream != ():
         c.problems.append(

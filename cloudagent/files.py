@@ -8,9 +8,13 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
+def write_atomic(path: Path, text: str, mode: int = 0o644, *, sync_dir: bool = True) -> None:
     """Write ``text`` to ``path`` through a dot-named temp file in the same directory,
-    fsync it, rename it over ``path`` and fsync the directory."""
+    fsync it, rename it over ``path`` and fsync the directory.
+
+    ``sync_dir=False`` skips the directory fsync: a crash may then leave the old file in
+    place (never a torn one). For derived state that is rebuilt at start, such as the hosts
+    file, that saves a disk flush on every change."""
     # The temp name starts with a dot: dnsmasq's hostsdir watcher ignores dot files, and when
     # it read a non-dot temp file we measured ghost entries that outlived the rename.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -25,6 +29,8 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if not sync_dir:
+        return
     dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dir_fd)
@@ -43,9 +49,10 @@ def read_text(path: Path) -> str | None:
 class ManagedFile:
     """A file we own: remembers what it last wrote so that an unchanged text costs nothing."""
 
-    def __init__(self, path: Path, mode: int = 0o644) -> None:
+    def __init__(self, path: Path, mode: int = 0o644, *, sync_dir: bool = True) -> None:
         self.path = path
         self.mode = mode
+        self.sync_dir = sync_dir
         self._last: str | None = read_text(path)
 
     @property
@@ -57,6 +64,6 @@ class ManagedFile:
         """Write ``text`` if it differs from the file; True when it was written."""
         if text == self._last:
             return False
-        write_atomic(self.path, text, self.mode)
+        write_atomic(self.path, text, self.mode, sync_dir=self.sync_dir)
         self._last = text
         return True

@@ -33,9 +33,15 @@ from cloudagent.endpoint import Endpoint
 from cloudagent.files import ManagedFile, read_text, write_atomic
 from cloudagent.keyring import join_problem, keyring_path, record_join_problem, seed_keyring
 from cloudagent.pacing import Pacer
-from cloudagent.reconcile import Reconciler
+from cloudagent.reconcile import Cycle, Reconciler
 from cloudagent.secret import Secret
-from cloudagent.serf.process import MEMBER_CHANGE, log_serf_line, serf_argv, serf_config
+from cloudagent.serf.process import (
+    MEMBER_CHANGE,
+    log_serf_line,
+    member_event,
+    serf_argv,
+    serf_config,
+)
 from cloudagent.serf.rpc import SerfError, SerfRPC, SerfRPCError, Subscription
 from cloudagent.services import TAG as SERVICES_TAG
 from cloudagent.services import format_services
@@ -86,7 +92,8 @@ class Agent:
         self._session_started = time.monotonic()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
-        self.hosts = ManagedFile(self.paths.hosts)
+        # Derived state, rebuilt at start: no directory fsync on the hot path (the file's stays).
+        self.hosts = ManagedFile(self.paths.hosts, sync_dir=False)
         self.topology = TopologyFile(config.state_dir, config.domain)
         self.reconciler = Reconciler(
             config.domain,
@@ -300,8 +307,22 @@ class Agent:
 
     def _on_serf_line(self, line: str) -> None:
         if MEMBER_CHANGE.search(line):
-            self.wake()
+            self._fast_path(line)
+            self.wake()  # the full read that confirms (or corrects) the fast path
         log_serf_line(line)
+
+    def _fast_path(self, line: str) -> None:
+        """Apply the member a join/leave/failed line names at once, if pacing allows a write."""
+        event = member_event(line)
+        if event is None or self.rpc is None or self.pacer.wait() > 0:
+            return
+        started = time.perf_counter()
+        cycle = self.reconciler.apply_event(event, time.time())
+        if cycle is None:
+            return
+        self.pacer.take()
+        if not self._publish(cycle, started):
+            self.pacer.give_back()
 
     async def _serf_sessions(self) -> None:
         """Keep one RPC connection to the local serf, with its wake-up subscriptions."""
@@ -434,6 +455,12 @@ class Agent:
             return time.time() + 1.0
         started = time.perf_counter()
         cycle = self.reconciler.step(raw, time.time())
+        self._publish(cycle, started)
+        return cycle.next_deadline
+
+    def _publish(self, cycle: Cycle, started: float) -> bool:
+        """Write what a cycle decided (begun at ``started``, perf_counter); True when the
+        hosts file changed."""
         for problem in cycle.new_problems:
             log.warning("%s", problem)
         if self.ambari is not None:
@@ -453,4 +480,4 @@ class Agent:
         if cycle.arrivals_changed:
             write_atomic(self.paths.arrivals, self.reconciler.arrivals.to_json())
         log.log(logging.INFO if written else logging.DEBUG, "%s", cycle.summary(written))
-        return cycle.next_deadline
+        return written

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudagent.config import Config
+from cloudagent.reconcile import MemberEvent
 
 log = logging.getLogger("cloudagent.serf.agent")
 _LEVEL = re.compile(r"\[(DEBUG|INFO|WARN|ERR)\]")
@@ -22,6 +23,25 @@ _LEVELS = {
 # handlers about a second later (measured with serf 0.8). These lines only wake the loop;
 # the members call is the data.
 MEMBER_CHANGE = re.compile(r"serf: EventMember(Join|Leave|Failed|Update|Reap)")
+_MEMBER_EVENT = re.compile(r"serf: EventMember(Join|Leave|Failed): (.+)$")
+
+
+def member_event(line: str) -> MemberEvent | None:
+    """The member a join, leave or failed line names, for the fast path; None otherwise.
+
+    The name is everything up to the last space (serf prints ``<name> <address>``), so a name
+    with spaces in it comes out whole, and is then dropped by validation.
+
+    >>> member_event("2024/01/01 00:00:00 [INFO] serf: EventMemberJoin: n1.x 10.0.0.1")
+    MemberEvent(kind='join', name='n1.x', address='10.0.0.1')
+    >>> member_event("[INFO] serf: EventMemberUpdate: n1.x") is None
+    True
+    """
+    match = _MEMBER_EVENT.search(line.rstrip("\r\n"))
+    if match is None or " " not in match.group(2):
+        return None
+    name, address = match.group(2).rsplit(" ", 1)
+    return MemberEvent(match.group(1).lower(), name, address)
 
 
 def serf_config(
@@ -42,6 +62,8 @@ def serf_config(
         "leave_on_terminate": False,
         "skip_leave_on_interrupt": True,
         "log_level": "info",
+        # Gossip and probe timings: lan (serf's default), wan, or local (faster, one host).
+        "profile": config.serf_profile,
     }
     if config.advertise:
         doc["advertise"] = config.advertise

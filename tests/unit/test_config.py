@@ -6,6 +6,7 @@ from cloudagent import config
 from cloudagent.endpoint import Endpoint
 from cloudagent.environ import Collector
 from cloudagent.errors import ConfigError
+from cloudagent.serf.process import serf_config
 
 KEY = "cg8StVXbQJ0gPvMd9o7yrg=="  # 16 bytes, base64
 
@@ -232,3 +233,10 @@ def test_collect_leaves_problems_in_the_collector() -> None:
     assert [p.split(":")[0] for p in c.problems] == ["AMBARI_ROLE"]
     with pytest.raises(ConfigError):
         c.finish()
+def test_serf_profile_defaults_to_lan_and_reaches_serfs_config() -> None:
+    assert load({}).serf_profile == "lan"
+    cfg = load({"CLOUDAGENT_SERF_PROFILE": "Local"})
+    assert cfg.serf_profile == "local"
+    assert serf_config(cfg, {})["profile"] == "local"
+    with pytest.raises(ConfigError, match="CLOUDAGENT_SERF_PROFILE"):
+        load({"CLOUDAGENT_SERF_PROFILE": "fast"})

@@ -37,7 +37,15 @@ ADDRESSES = [
     b"\x01\x02",
 ]
 STATUSES = ["alive", "leaving", "left", "failed", "none", "bogus"]
-TAGS = [{}, {"role": "agent"}, {"role": "server"}, {"role": "king"}, {"x": "a\nb"}, None, []]
+TAGS: list[object] = [
+    {},
+    {"role": "agent"},
+    {"role": "server"},
+    {"role": "king"},
+    {"x": "a\nb"},
+    None,
+    [],
+]
 
 member = st.fixed_dictionaries(
     {
@@ -48,12 +56,16 @@ member = st.fixed_dictionaries(
         "Tags": st.sampled_from(TAGS),
     }
 )
-nameless = st.fixed_dictionaries({"Name": st.sampled_from([None, 7, b"a"]), "Status": st.just("alive")})
+nameless: st.SearchStrategy[dict[str, object]] = st.fixed_dictionaries(
+    {"Name": st.sampled_from([None, 7, b"a"]), "Status": st.just("alive")}
+)
 
 
 @st.composite
 def snapshot(draw: st.DrawFn) -> list[dict[str, object]]:
-    members = draw(st.lists(member, max_size=8, unique_by=lambda m: m["Name"]))
+    members: list[dict[str, object]] = list(
+        draw(st.lists(member, max_size=8, unique_by=lambda m: m["Name"]))
+    )
     members += draw(st.lists(nameless, max_size=1))
     return draw(st.permutations(members))
 
@@ -174,14 +186,16 @@ def test_a_departure_from_the_log_needs_the_known_member_at_that_address() -> No
 
 
 def test_no_snapshot_yet_means_no_fast_path() -> None:
-    assert Reconciler(DOMAIN, grace=3.0).apply_event(MemberEvent("join", "a", "10.0.0.1"), 0) is None
+    assert (
+        Reconciler(DOMAIN, grace=3.0).apply_event(MemberEvent("join", "a", "10.0.0.1"), 0) is None
+    )
 
 
 def test_a_diverged_view_is_logged_and_repaired(caplog: object) -> None:
     r = Reconciler(DOMAIN, grace=3.0, check_every=10.0)
     members = [raw("a", "10.0.0.1"), raw("b", "10.0.0.2")]
     r.step(members, now=0)
-    view = r._view  # noqa: SLF001 - corrupt the state on purpose: the check must catch it
+    view = r._view  # corrupt the state on purpose: the check must catch it
     assert view is not None
     view.text += "10.9.9.9 ghost.c.internal ghost\n"
     assert r.step(members, now=5).hosts_text.endswith("ghost\n")  # not checked yet
