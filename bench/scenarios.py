@@ -17,7 +17,7 @@ from bench.probe import PTR, A, Floor, Sweeper, nxdomain, ptr_name, resolved_a, 
 from cloudagent.dns.render import render_dnsmasq_conf
 from cloudagent.endpoint import Endpoint
 from cloudagent.files import ManagedFile
-from cloudagent.reconcile import Reconciler
+from cloudagent.reconcile import MemberEvent, Reconciler
 
 SWEEP_GAP = 0.002
 QUIET = 2.5  # let Serf's coalesced events (1-3 s) pass between trials
@@ -259,76 +259,122 @@ def steady(system: System, seconds: float) -> dict[str, Any]:
     return result
 
 
-def render_reload(
-    base: Path, sizes: Sequence[int], trials: int = 5, listen: str = "127.0.200.1"
-) -> dict[str, Any]:
-    """Render the hosts file for a K-member view, write it, SIGHUP dnsmasq, until a new name
-    answers; no Serf, no network beyond one loopback dnsmasq."""
-    base.mkdir(parents=True, exist_ok=True)
-    os.chmod(base, 0o755)  # noqa: S103 - dnsmasq (nobody) reads the hosts file
-    endpoint = Endpoint(listen, DNS_PORT)
-    hosts = ManagedFile(base / "hosts")
-    hosts.write("")
+def _member(name: str, octets: Sequence[int]) -> dict[str, object]:
+    return {"Name": name, "Addr": bytes(octets), "Port": 7946, "Status": "alive", "Tags": {}}
+
+
+def _dnsmasq(base: Path, endpoint: Endpoint, hosts: Path) -> subprocess.Popen[bytes]:
     conf = base / "dnsmasq.conf"
     conf.write_text(
         render_dnsmasq_conf(
             listen=endpoint,
-            hosts_file=hosts.path,
+            hosts_file=hosts,
             domain=DOMAIN,
             upstreams=[],
             user="nobody" if os.geteuid() == 0 else None,
         )
     )
-    dnsmasq = subprocess.Popen(
+    return subprocess.Popen(
         ["dnsmasq", "--keep-in-foreground", f"--conf-file={conf}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _change(
+    reconciler: Reconciler,
+    members: list[dict[str, object]],
+    new: int,
+    out: dict[str, list[float]],
+    *,
+    full: bool,
+) -> tuple[str, str, str]:
+    """One new member: in a full member list (timed from scratch and incrementally), or from
+    one EventMemberJoin line. Returns its name, its address and the hosts text."""
+    octets = (10, 250, (new >> 8) & 255, new & 255)
+    name, address = f"new{new}", ".".join(map(str, octets))
+    if full:
+        members[random.randrange(len(members))] = _member(name, octets)  # noqa: S311
+        t0 = time.perf_counter()
+        reconciler.rebuild(members, time.time())
+        t1 = time.perf_counter()
+        text = reconciler.step(members, now=time.time()).hosts_text
+        out["scratch_ms"].append(1000 * (t1 - t0))
+        out["render_ms"].append(1000 * (time.perf_counter() - t1))
+        return name, address, text
+    t0 = time.perf_counter()
+    cycle = reconciler.apply_event(MemberEvent("join", name, address), time.time())
+    if cycle is None:
+        raise RuntimeError(f"the fast path refused {name} {address}")
+    out["event_ms"].append(1000 * (time.perf_counter() - t0))
+    return name, address, cycle.hosts_text
+
+
+def _totals(out: dict[str, list[float]]) -> None:
+    """Old and new paths end to end, per change: cycle + write + SIGHUP until answered
+    (even trials: a full member list; odd trials: one log line)."""
+    write_reload = [a + b for a, b in zip(out["write_ms"], out["reload_ms"], strict=True)]
+    out["write_reload_ms"] = write_reload
+    out["total_ms"] = [a + b for a, b in zip(out["render_ms"], write_reload[::2], strict=True)]
+    out["fast_total_ms"] = [a + b for a, b in zip(out["event_ms"], write_reload[1::2], strict=True)]
+    out["scratch_total_ms"] = [
+        a + b + c
+        for a, b, c in zip(
+            out["scratch_ms"], out["write_dirsync_ms"][::2], write_reload[::2], strict=True
+        )
+    ]
+
+
+def render_reload(
+    base: Path, sizes: Sequence[int], trials: int = 5, listen: str = "127.0.200.1"
+) -> dict[str, Any]:
+    """One change at K members, step by step, without Serf: the view from scratch (the old
+    path, now the periodic check), the incremental cycle from a full member list, the fast
+    path from one log line, the write with and without the directory fsync, and SIGHUP until
+    the new name answers at one loopback dnsmasq."""
+    base.mkdir(parents=True, exist_ok=True)
+    os.chmod(base, 0o755)  # noqa: S103 - dnsmasq (nobody) reads the hosts file
+    endpoint = Endpoint(listen, DNS_PORT)
+    hosts = ManagedFile(base / "hosts", sync_dir=False)
+    durable = ManagedFile(base / "hosts-durable")
+    hosts.write("")
+    dnsmasq = _dnsmasq(base, endpoint, hosts.path)
     sweeper = Sweeper(timeout=2.0)
     results: dict[str, Any] = {}
+
+    def answered(name: str, address: str, since: float) -> float:
+        while not resolved_a(sweeper.sweep([(endpoint, f"{name}.{DOMAIN}", A)])[0], address):
+            if time.perf_counter() - since > 10:
+                break
+        return time.perf_counter()
+
     try:
         time.sleep(0.3)
         for size in sizes:
             members = [
-                {
-                    "Name": f"h{i}",
-                    "Addr": bytes([10, (i >> 16) & 255, (i >> 8) & 255, i & 255]),
-                    "Port": 7946,
-                    "Status": "alive",
-                    "Tags": {},
-                }
+                _member(f"h{i}", (10, (i >> 16) & 255, (i >> 8) & 255, i & 255))
                 for i in range(size)
             ]
-            reconciler = Reconciler(DOMAIN, grace=60)
-            render_ms, reload_ms = [], []
-            for trial in range(trials):
-                new = size + trial
-                members[random.randrange(size)] = {  # noqa: S311 - not crypto
-                    "Name": f"new{new}",
-                    "Addr": bytes([10, 250, (new >> 8) & 255, new & 255]),
-                    "Port": 7946,
-                    "Status": "alive",
-                    "Tags": {},
-                }
+            reconciler = Reconciler(DOMAIN, grace=60, check_every=1e12)
+            reconciler.step(members, now=time.time())  # the first cycle builds the view
+            steps = ("scratch_ms", "render_ms", "event_ms", "write_dirsync_ms", "write_ms")
+            out: dict[str, list[float]] = {k: [] for k in (*steps, "reload_ms")}
+            for trial in range(2 * trials):  # even: full list, odd: log line
+                name, address, text = _change(
+                    reconciler, members, size + trial, out, full=trial % 2 == 0
+                )
                 t0 = time.perf_counter()
-                text = reconciler.step(members, now=time.time()).hosts_text
+                durable.write(text)
                 t1 = time.perf_counter()
                 hosts.write(text)
                 dnsmasq.send_signal(signal.SIGHUP)
-                address = f"10.250.{(new >> 8) & 255}.{new & 255}"
-                while not resolved_a(
-                    sweeper.sweep([(endpoint, f"new{new}.{DOMAIN}", A)])[0], address
-                ):
-                    if time.perf_counter() - t1 > 10:
-                        break
                 t2 = time.perf_counter()
-                render_ms.append(1000 * (t1 - t0))
-                reload_ms.append(1000 * (t2 - t1))
-            results[str(size)] = {
-                "render_ms": render_ms,
-                "write_reload_ms": reload_ms,
-                "total_ms": [a + b for a, b in zip(render_ms, reload_ms, strict=True)],
-            }
+                t3 = answered(name, address, t2)
+                out["write_dirsync_ms"].append(1000 * (t1 - t0))
+                out["write_ms"].append(1000 * (t2 - t1))
+                out["reload_ms"].append(1000 * (t3 - t2))
+            _totals(out)
+            results[str(size)] = out
     finally:
         sweeper.close()
         dnsmasq.terminate()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -92,8 +92,8 @@ class Cycle:
 
 
 @dataclass(frozen=True)
-class _Reference:
-    """One cycle computed from scratch."""
+class Rebuild:
+    """One cycle computed from scratch (the reference the incremental view is checked by)."""
 
     arrivals: Arrivals
     failed_since: dict[str, float]
@@ -166,7 +166,7 @@ class Reconciler:
         if len(keyed) + len(loose) != len(raws):
             # Two entries with one name: Serf never sends that, so do not try to be clever.
             self._view = None
-            return self._from_reference(self._reference(raws, now), now)
+            return self._from_reference(self.rebuild(raws, now), now)
         loopback = self._loopback(keyed.get(self.self_name) if self.self_name else None)
         view = self._view
         if view is None or view.loopback != loopback:
@@ -265,7 +265,8 @@ class Reconciler:
 
     # --- the reference: everything from scratch -------------------------------------------
 
-    def _reference(self, raws: list[Raw], now: float) -> _Reference:
+    def rebuild(self, raws: Sequence[Raw], now: float) -> Rebuild:
+        """The cycle for ``raws`` built from scratch, as the reference; no state changes."""
         entries, dropped = parse_entries(raws, self._parse_cached)
         arrivals = self.arrivals.record(entries, now)
         saved, self.arrivals = self.arrivals, arrivals  # the seniority functions read it
@@ -290,9 +291,9 @@ class Reconciler:
         finally:
             self.arrivals = saved
         problems = frozenset(membership.problems + view.notes)
-        return _Reference(arrivals, failed_since, membership, view, render_hosts(view), problems)
+        return Rebuild(arrivals, failed_since, membership, view, render_hosts(view), problems)
 
-    def _from_reference(self, ref: _Reference, now: float) -> Cycle:
+    def _from_reference(self, ref: Rebuild, now: float) -> Cycle:
         arrivals_changed = ref.arrivals is not self.arrivals
         failures_changed = ref.failed_since != self.failed_since
         self.arrivals = ref.arrivals
@@ -322,7 +323,7 @@ class Reconciler:
         """Build the same cycle from scratch and compare; repair the incremental view if not."""
         after = (self.arrivals, self.failed_since)
         self.arrivals, self.failed_since, _ = before
-        ref = self._reference(raws, now)
+        ref = self.rebuild(raws, now)
         self.arrivals, self.failed_since = after
         differences = [
             what
@@ -355,7 +356,7 @@ class Reconciler:
         view = self._view
         if view is None:
             return True
-        ref = self._reference([*view.raws.values(), *view.loose], view.now)
+        ref = self.rebuild([*view.raws.values(), *view.loose], view.now)
         return (
             ref.text == view.text
             and ref.problems == view.problems
