@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cloudagent.config import RPC_TOKEN_FILE
 from cloudagent.dev.localcluster import LocalCluster
 from cloudagent.endpoint import Endpoint
 
@@ -56,6 +57,8 @@ class Node:
     rpc: Endpoint
     dir: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    bare: bool = False  # a bare serf agent: gossips, but has no DNS of its own
+    rpc_token: Path | None = None  # where the node's serf RPC token is (cloudagent's own)
 
     @property
     def running(self) -> bool:
@@ -68,10 +71,11 @@ class System:
     label = "system"
     agent_program = "serf"  # the long-lived process whose CPU counts as the DNS updater's
 
-    def __init__(self, base: Path, subnet: str, grace: float) -> None:
+    def __init__(self, base: Path, subnet: str, grace: float, profile: str = "lan") -> None:
         self.base = base
         self.subnet = subnet
         self.grace = grace
+        self.profile = profile  # serf's timing profile: lan, wan or local
         self.nodes: dict[int, Node] = {}
 
     def node(self, index: int) -> Node:
@@ -89,6 +93,36 @@ class System:
 
     def start(self, index: int, join: int | None) -> Node:
         raise NotImplementedError
+
+    def start_serf(self, index: int, join: int) -> Node:
+        """A bare ``serf agent`` joining the cluster: a storm's joiner. The observers are what
+        the storm tests, so a joiner needs no DNS of its own, and the storm lasts as long as
+        Serf takes, not as long as many Python starts on a few cores."""
+        node = self.node(index)
+        node.bare = True
+        node.dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            "serf",
+            "agent",
+            "-node",
+            node.name,
+            "-bind",
+            f"{node.address}:7946",
+            "-rpc-addr",
+            f"{node.address}:7373",
+            "-log-level",
+            "warn",
+            "-profile",
+            self.profile,
+            "-retry-join",
+            f"{self.node(join).address}:7946",
+            "-retry-interval",
+            "1s",
+        ]
+        with (node.dir / "serf.log").open("ab") as log:
+            node.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        self.nodes[index] = node
+        return node
 
     def leave(self, node: Node) -> None:
         raise NotImplementedError
@@ -116,14 +150,17 @@ class Cloudagent(System):
     label = "cloudagent"
     agent_program = "cloudagent"
 
-    def __init__(self, base: Path, subnet: str, grace: float) -> None:
-        super().__init__(base, subnet, grace)
+    def __init__(self, base: Path, subnet: str, grace: float, profile: str = "lan") -> None:
+        super().__init__(base, subnet, grace, profile)
+        if profile != "lan":
+            self.label = f"cloudagent-{profile}"
         self.cluster = LocalCluster(
             base, subnet=subnet, domain=DOMAIN, dns_port=DNS_PORT, prefix="n", grace=f"{grace:g}s"
         )
 
     def start(self, index: int, join: int | None) -> Node:
         node = self.node(index)
+        node.rpc_token = node.dir / "state" / RPC_TOKEN_FILE
         env = self.cluster.node_env(index, self.node(join).address if join else None)
         env.update(
             CLOUDAGENT_NODE_NAME=node.name,
@@ -132,6 +169,7 @@ class Cloudagent(System):
             CLOUDAGENT_DNS_LISTEN=f"{node.address}:{DNS_PORT}",
             CLOUDAGENT_STATE_DIR=str(node.dir / "state"),
             CLOUDAGENT_LOG_LEVEL="INFO",
+            CLOUDAGENT_SERF_PROFILE=self.profile,
         )
         node.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(node.dir, 0o755)  # noqa: S103 - dnsmasq (nobody) reads below it
@@ -174,6 +212,8 @@ class Cloudagent(System):
                     os.kill(pid, signal.SIGKILL)
 
     def pids(self, node: Node) -> dict[str, int]:
+        if node.bare:
+            return {"serf": node.process.pid} if node.running and node.process else {}
         found = {"cloudagent": node.process.pid} if node.running and node.process else {}
         for program in ("serf", "dnsmasq"):
             pid_file = node.dir / "state" / f"{program}.pid"
@@ -228,6 +268,8 @@ class Baseline(System):
             f"{node.address}:7373",
             "-log-level",
             "warn",
+            "-profile",
+            self.profile,
             "-event-handler",
             f"member-join,member-leave,member-failed={handler}",
         ]

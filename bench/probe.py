@@ -15,8 +15,10 @@ import struct
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from cloudagent.endpoint import Endpoint
+from cloudagent.secret import Secret
 from cloudagent.serf.rpc import SerfError, SerfRPC
 
 A, PTR = 1, 12
@@ -120,12 +122,18 @@ def nxdomain(answer: Answer | None) -> bool:
 class Floor:
     """Tight polling of ``members`` on a few observers: when each first sees a change."""
 
-    def __init__(self, endpoints: Iterable[Endpoint]) -> None:
+    def __init__(self, endpoints: Iterable[tuple[Endpoint, Path | None]]) -> None:
+        """``endpoints``: each observer's RPC address and the file holding its RPC token
+        (cloudagent generates one; None for a serf without)."""
         self.endpoints = list(endpoints)
         self.clients: list[SerfRPC] = []
 
     async def open(self) -> None:
-        self.clients = [await SerfRPC.connect(e, timeout=10) for e in self.endpoints]
+        self.clients = []
+        for endpoint, token_file in self.endpoints:
+            token = token_file.read_text().strip() if token_file and token_file.exists() else None
+            auth = Secret(token) if token else None
+            self.clients.append(await SerfRPC.connect(endpoint, auth, timeout=10))
 
     async def close(self) -> None:
         for client in self.clients:

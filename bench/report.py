@@ -150,6 +150,11 @@ def verdicts(result: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     return rows
 
 
+def _systems(result: dict[str, Any], n: str) -> list[str]:
+    """The systems measured at N: cloudagent, then other serf profiles of it, the baseline."""
+    return sorted(result["sizes"][n], key=lambda s: (s == "baseline", s != "cloudagent", s))
+
+
 def plot(result: dict[str, Any], target: Path) -> None:
     import matplotlib  # noqa: PLC0415 - a benchmark-only dependency
 
@@ -222,7 +227,7 @@ def markdown(result: dict[str, Any], plot_name: str) -> str:
     ]
     for n in sorted(result["sizes"], key=int):
         for scenario in ("join", "leave", "crash"):
-            for system in ("cloudagent", "baseline"):
+            for system in _systems(result, n):
                 s = result["sizes"][n].get(system, {}).get(scenario)
                 if not s:
                     continue
@@ -237,13 +242,13 @@ def markdown(result: dict[str, Any], plot_name: str) -> str:
         f"`CLOUDAGENT_FAILED_GRACE` ({result['grace']:g} s here) before removing it, the "
         "baseline removes it at the failed event (the original's behaviour).",
         "",
-        "## Storm (N/2 nodes start at once)",
+        "## Storm (N/2 bare serf agents start at once and join)",
         "",
         "| N | system | new nodes | floor (all seen) | all resolvable | after floor | writes/node max | CPU s/agent p50 |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for n in sorted(result["sizes"], key=int):
-        for system in ("cloudagent", "baseline"):
+        for system in _systems(result, n):
             s = result["sizes"][n].get(system, {}).get("storm")
             if not s:
                 continue
@@ -259,7 +264,7 @@ def markdown(result: dict[str, Any], plot_name: str) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for n in sorted(result["sizes"], key=int):
-        for system in ("cloudagent", "baseline"):
+        for system in _systems(result, n):
             for program, s in result["sizes"][n].get(system, {}).get("steady", {}).items():
                 lines.append(
                     f"| {n} | {system} | {program} | {pct(s['rss_mb'], 50):.1f} | {max(s['rss_mb']):.1f} | "

@@ -119,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--render-sizes", default="1000,10000,50000")
     parser.add_argument("--systems", default="cloudagent,baseline")
     parser.add_argument(
+        "--profiles",
+        default="lan",
+        help="serf timing profiles for cloudagent (lan,local: side by side; the first is the "
+        "one the targets and the baseline use)",
+    )
+    parser.add_argument(
         "--net",
         type=int,
         default=150,
@@ -145,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     require_programs()
     sizes = [int(s) for s in args.sizes.split(",")]
+    if len(sizes) * (len(args.profiles.split(",")) + 1) > 50:
+        parser.error("too many sizes and profiles for 127.NET.200-255")
     if max(sizes) + max(sizes) // 2 + args.trials + 1 > 240:
         parser.error("N too large for one /24 of loopback addresses (N + N/2 + trials <= 240)")
     result: dict[str, Any] = {
@@ -164,16 +172,22 @@ def main(argv: list[str] | None = None) -> int:
             [int(s) for s in args.render_sizes.split(",") if s],
             listen=f"127.{args.net}.199.1",
         )
+        profiles = [p for p in args.profiles.split(",") if p]
+        runs = [(kind, profiles[0]) for kind in args.systems.split(",")]
+        runs += [("cloudagent", p) for p in profiles[1:] if "cloudagent" in args.systems]
         for index, n in enumerate(sizes):
             per: dict[str, Any] = {}
-            for kind in args.systems.split(","):
+            for slot, (kind, profile) in enumerate(runs):
                 cls = Cloudagent if kind == "cloudagent" else Baseline
                 system = cls(
-                    base / f"{kind}{n}",
-                    f"127.{args.net}.{200 + 2 * index + (0 if kind == 'cloudagent' else 1)}",
+                    base / f"{kind}-{profile}{n}",
+                    f"127.{args.net}.{200 + len(runs) * index + slot}",
                     args.grace,
+                    profile,
                 )
-                per[kind] = asyncio.run(measure(system, n, args.trials, args.crashes, args.steady))
+                label = kind if profile == profiles[0] else f"{kind}-{profile}"
+                per[label] = asyncio.run(measure(system, n, args.trials, args.crashes, args.steady))
+                per[label]["profile"] = profile
                 time.sleep(2)
             result["sizes"][str(n)] = per
     finally:

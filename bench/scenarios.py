@@ -76,7 +76,7 @@ async def _trial(
     timeout: float,
 ) -> dict[str, Any]:
     sample = floor_sample(observers)
-    floor = Floor([o.rpc for o in sample])
+    floor = Floor([(o.rpc, o.rpc_token) for o in sample])
     await floor.open()
     try:
         floor_times, dns = await asyncio.gather(
@@ -107,7 +107,8 @@ async def _trial(
 
 
 def running(system: System, exclude: int | None = None) -> list[Node]:
-    return [n for n in system.nodes.values() if n.running and n.index != exclude]
+    """The running nodes with DNS of their own (observers), less ``exclude``."""
+    return [n for n in system.nodes.values() if n.running and not n.bare and n.index != exclude]
 
 
 async def join(system: System, sweeper: Sweeper, first: int, trials: int) -> list[dict[str, Any]]:
@@ -201,14 +202,15 @@ def rss_mb(pid: int) -> float:
 
 
 async def storm(system: System, sweeper: Sweeper, first: int, count: int) -> dict[str, Any]:
-    """``count`` nodes start at once; until every node resolves every new name."""
+    """``count`` bare serf agents start at once; until every observer resolves every new
+    name. (Bare: the storm lasts as long as Serf takes, see ``System.start_serf``.)"""
     observers = running(system)
     before = {o.index: cpu_seconds(system.pids(o).get(system.agent_program, 0)) for o in observers}
     wall0 = time.time()
     t0 = time.monotonic()
-    new = [system.start(first + k, join=1) for k in range(count)]
+    new = [system.start_serf(first + k, join=1) for k in range(count)]
     sample = floor_sample(observers)
-    floor = Floor([o.rpc for o in sample])
+    floor = Floor([(o.rpc, o.rpc_token) for o in sample])
     await floor.open()
     floor_task = asyncio.gather(*(floor.wait_status(n.name, {"alive"}, t0, 120) for n in new))
     pending = {(o.index, n.index) for o in observers for n in new}

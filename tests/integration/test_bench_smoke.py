@@ -41,6 +41,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
         for scenario in ("join", "leave", "crash"):
             assert per[scenario]["missing"] == 0, (system, scenario, per[scenario]["missed"])
             assert per[scenario]["dns"]["n"] >= 2  # every observer saw the change
+            assert per[scenario]["floor"]["n"] >= 1  # the floor probe reads serf (RPC token)
         assert per["storm"]["unresolved_pairs"] == 0
     assert (tmp_path / "benchmarks.md").read_text().startswith("# Benchmarks")
     assert (tmp_path / "benchmarks-latency.png").stat().st_size > 0
