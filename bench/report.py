@@ -21,6 +21,9 @@ TARGETS = {
     "render_reload_10k_ms": 30,
     "render_reload_50k_ms": 150,
     "agent_rss_mb": 35,
+    "sim_10k_p99_ms": 100,
+    "sim_10k_cpu_percent": 20,
+    "sim_50k_rss_mb": 80,
     "agent_idle_cpu_percent": 0.3,
 }
 
@@ -136,6 +139,7 @@ def verdicts(result: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
                 None if median is None else median <= limit,
             )
         )
+    rows += _simulated_verdicts(result.get("simulated", {}))
     steady = ca.get("steady", {}).get("cloudagent", {})
     rss, cpu = max(steady.get("rss_mb") or [0]), pct(steady.get("cpu_percent") or [], 50)
     rows.append(("agent RSS (max)", "≤ 35 MB", f"{rss:.1f}", rss <= 35 if rss else None))
@@ -148,6 +152,57 @@ def verdicts(result: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         )
     )
     return rows
+
+
+def _simulated_verdicts(sim: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    rows: list[tuple[str, str, str, bool | None]] = []
+    ten, fifty = sim.get("10000"), sim.get("50000")
+    if ten:
+        p99 = pct(ten["latency_s"], 99)
+        limit = TARGETS["sim_10k_p99_ms"]
+        rows.append(
+            (
+                "SIMULATED 10k, 10 changes/s: change → answered p99",
+                f"≤ {limit} ms",
+                _ms(p99),
+                None if p99 is None else 1000 * p99 <= limit,
+            )
+        )
+        cpu = ten["cpu_percent"]
+        limit = TARGETS["sim_10k_cpu_percent"]
+        rows.append(("SIMULATED 10k: agent CPU", f"≤ {limit} %", f"{cpu:.1f}", cpu <= limit))
+    if fifty:
+        rss = fifty["rss_max_mb"]
+        limit = TARGETS["sim_50k_rss_mb"]
+        rows.append(("SIMULATED 50k: agent RSS (max)", f"≤ {limit} MB", f"{rss:.1f}", rss <= limit))
+    return rows
+
+
+def _simulated_table(sim: dict[str, Any]) -> list[str]:
+    if not sim:
+        return []
+    rate = next(iter(sim.values()))["rate"]
+    lines = [
+        "",
+        "## SIMULATED membership (synthetic serf; real cloudagent and dnsmasq)",
+        "",
+        f"bench/synthetic.py speaks Serf's RPC protocol with K synthetic members and "
+        f"{rate:g} changes/s (joins and leaves alternating, each logged as serf logs it); "
+        "latency = from the change to the agent's dnsmasq answering it (A+PTR / NXDOMAIN).",
+        "",
+        "| members | changes | p50 ms | p99 ms | max ms | unanswered | writes | "
+        "agent CPU % | agent RSS MB | RSS max MB | start → served s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for size, s in sim.items():
+        lat = s["latency_s"]
+        lines.append(
+            f"| {size} | {s['changes']} | {_ms(pct(lat, 50))} | {_ms(pct(lat, 99))} | "
+            f"{_ms(max(lat) if lat else None)} | {s['unanswered']} | {s['writes']} | "
+            f"{s['cpu_percent']:.1f} | {s['rss_mb']:.1f} | {s['rss_max_mb']:.1f} | "
+            f"{s['ready_s']:.1f} |"
+        )
+    return lines
 
 
 def _systems(result: dict[str, Any], n: str) -> list[str]:
@@ -299,6 +354,7 @@ def markdown(result: dict[str, Any], plot_name: str) -> str:
         )  # fmt: skip
         cells = " | ".join(p50(s, k) for k in keys)
         lines.append(f"| {size} | {cells} | {max(s['total_ms']):.1f} |")
+    lines += _simulated_table(result.get("simulated", {}))
     if result.get("notes"):
         lines += ["", "## Notes", "", *result["notes"]]
     analysis = ROOT / "bench" / "analysis.md"

@@ -25,6 +25,7 @@ from typing import Any
 from bench import report, scenarios
 from bench.nodes import Baseline, Cloudagent, System
 from bench.probe import Sweeper
+from bench.simulated import simulated
 from cloudagent.dev.localcluster import require_programs
 
 
@@ -107,6 +108,21 @@ async def measure(
     return out
 
 
+def _simulated(args: argparse.Namespace, base: Path) -> dict[str, Any]:
+    sizes = [int(s) for s in args.sim_sizes.split(",") if s]
+    if not sizes:
+        return {}
+    say(f"SIMULATED membership: {args.sim_sizes} members, {args.sim_rate:g} changes/s")
+    return simulated(
+        base / "simulated",
+        sizes,
+        rate=args.sim_rate,
+        duration=args.sim_duration,
+        net=args.net,
+        grace=args.grace,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument(
@@ -118,6 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steady", type=float, default=20.0, help="idle window (s)")
     parser.add_argument("--render-sizes", default="1000,10000,50000")
     parser.add_argument("--systems", default="cloudagent,baseline")
+    parser.add_argument(
+        "--sim-sizes",
+        default="10000,50000",
+        help="SIMULATED membership sizes (synthetic serf, real agent and dnsmasq); '' for none",
+    )
+    parser.add_argument("--sim-rate", type=float, default=10.0, help="changes per second")
+    parser.add_argument("--sim-duration", type=float, default=30.0, help="churn seconds")
     parser.add_argument(
         "--profiles",
         default="lan",
@@ -151,10 +174,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     require_programs()
     sizes = [int(s) for s in args.sizes.split(",")]
-    if len(sizes) * (len(args.profiles.split(",")) + 1) > 50:
-        parser.error("too many sizes and profiles for 127.NET.200-255")
-    if max(sizes) + max(sizes) // 2 + args.trials + 1 > 240:
-        parser.error("N too large for one /24 of loopback addresses (N + N/2 + trials <= 240)")
+    if (
+        len(sizes) * (len(args.profiles.split(",")) + 1) > 50
+        or max(sizes) + max(sizes) // 2 + args.trials + 1 > 240
+    ):
+        parser.error(
+            "N too large for one /24 of loopback addresses (N + N/2 + trials <= 240), or "
+            "too many sizes and profiles for 127.NET.200-255"
+        )
     result: dict[str, Any] = {
         "file": f"{datetime.date.today().isoformat()}-{socket.gethostname()}.json",
         "machine": machine(),
@@ -172,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             [int(s) for s in args.render_sizes.split(",") if s],
             listen=f"127.{args.net}.199.1",
         )
+        result["simulated"] = _simulated(args, base)
         profiles = [p for p in args.profiles.split(",") if p]
         runs = [(kind, profiles[0]) for kind in args.systems.split(",")]
         runs += [("cloudagent", p) for p in profiles[1:] if "cloudagent" in args.systems]

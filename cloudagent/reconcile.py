@@ -25,7 +25,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from cloudagent.arrivals import Arrivals
 from cloudagent.dns.incremental import IncrementalView, Raw
@@ -44,7 +44,6 @@ from cloudagent.members import (
 
 log = logging.getLogger(__name__)
 
-MAX_CACHE: Final = 100_000
 CHECK_EVERY: Final = 60.0  # seconds between full rebuilds that check the incremental view
 
 
@@ -127,28 +126,6 @@ class Reconciler:
         self._reported: frozenset[str] = frozenset()
         self._view: IncrementalView | None = None
         self._checked: float | None = None
-        self._parsed: dict[Any, tuple[Member, list[str]] | str] = {}
-
-    def _parse_cached(self, raw: Mapping[str, object]) -> tuple[Member, list[str]] | str:
-        """Member.from_rpc, remembered: most of a large membership is the same every cycle."""
-        tags = raw.get("Tags")
-        key = (
-            raw.get("Name"),
-            raw.get("Addr"),
-            raw.get("Port"),
-            raw.get("Status"),
-            tuple(tags.items()) if isinstance(tags, dict) else tags,
-        )
-        try:
-            return self._parsed[key]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable value from the network: parse it, do not cache it
-            return parse_one(raw)
-        if len(self._parsed) > 4 * MAX_CACHE:
-            self._parsed.clear()
-        result = self._parsed[key] = parse_one(raw)
-        return result
 
     # --- cycles ---------------------------------------------------------------------------
 
@@ -224,7 +201,7 @@ class Reconciler:
             domain=self.domain,
             grace=self.grace,
             loopback=loopback,
-            parse=self._parse_cached,
+            parse=parse_one,
             name_seniority=self._name_seniority,
             address_seniority=self._address_seniority,
         )
@@ -267,7 +244,7 @@ class Reconciler:
 
     def rebuild(self, raws: Sequence[Raw], now: float) -> Rebuild:
         """The cycle for ``raws`` built from scratch, as the reference; no state changes."""
-        entries, dropped = parse_entries(raws, self._parse_cached)
+        entries, dropped = parse_entries(raws, parse_one)
         arrivals = self.arrivals.record(entries, now)
         saved, self.arrivals = self.arrivals, arrivals  # the seniority functions read it
         try:
@@ -368,7 +345,7 @@ class Reconciler:
         else none); None when we do not know who we are."""
         if self.self_name is None:
             return None
-        parsed = self._parse_cached(raw) if raw is not None else None
+        parsed = parse_one(raw) if raw is not None else None
         return isinstance(parsed, tuple) and parsed[0].address.is_loopback
 
     def _name_seniority(self, member: Member) -> tuple[object, ...]:

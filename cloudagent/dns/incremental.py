@@ -25,7 +25,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from typing import Final, TypeVar
+from typing import Final, TypeAlias, TypeVar
 
 from cloudagent import hostnames
 from cloudagent.dns.render import HOSTS_HEADER, host_line
@@ -54,6 +54,7 @@ Parse = Callable[[Raw], tuple[Member, list[str]] | str]
 NO_PROBLEMS: Final[tuple[str, ...]] = ()
 _K = TypeVar("_K")
 _V = TypeVar("_V")
+Multi: TypeAlias = _V | set[_V]  # one value, or a set of several
 
 
 class IncrementalView:
@@ -80,16 +81,18 @@ class IncrementalView:
         self.failed_since: dict[str, float] = {}
         self._eligible: dict[str, Member] = {}  # key -> member that passed the screen
         self._member_problems: dict[str, tuple[str, ...]] = {}
-        self._claims: dict[str, set[str]] = {}  # FQDN -> keys of the members claiming it
+        # Indexes map to one value, or to a set when several share the key (rare): a set per
+        # entry would cost ~200 bytes each, 30 MB at 50 000 members.
+        self._claims: dict[str, Multi[str]] = {}  # FQDN -> keys of the members claiming it
         self.holders: dict[str, Member] = {}  # FQDN -> the member holding it
         self._name_problems: dict[str, tuple[str, ...]] = {}
         self._grace: dict[str, bool] = {}  # FQDN of a failed holder -> still in grace
-        self._at: dict[IPAddress, set[str]] = {}  # address -> FQDNs held there
+        self._at: dict[IPAddress, Multi[str]] = {}  # address -> FQDNs held there
         self._served: dict[IPAddress, str] = {}
         self._notes: dict[IPAddress, tuple[str, ...]] = {}
         self._in_grace: dict[IPAddress, tuple[str, ...]] = {}
         self._shorts: Counter[str] = Counter()
-        self._short_at: dict[str, set[IPAddress]] = {}
+        self._short_at: dict[str, Multi[IPAddress]] = {}
         self._keys: list[tuple[int, int]] = []  # address order
         self._lines: list[str] = []  # the hosts line of each address, same order
         self._problems: Counter[str] = Counter()
@@ -200,10 +203,7 @@ class IncrementalView:
             old = self._eligible.pop(key, None)
             if old is not None:
                 fqdn = old.fqdn(self.domain)
-                claimants = self._claims[fqdn]
-                claimants.discard(key)
-                if not claimants:
-                    del self._claims[fqdn]
+                _discard(self._claims, fqdn, key)
                 dirty.add(fqdn)
             if raw is None:
                 self.raws.pop(key, None)
@@ -221,7 +221,7 @@ class IncrementalView:
                 else:
                     self._eligible[key] = member
                     fqdn = member.fqdn(self.domain)
-                    self._claims.setdefault(fqdn, set()).add(key)
+                    _add(self._claims, fqdn, key)
                     dirty.add(fqdn)
             if problems:
                 self._member_problems[key] = tuple(problems)
@@ -236,7 +236,7 @@ class IncrementalView:
             old = self.holders.pop(fqdn, None)
             self._count(self._name_problems.pop(fqdn, NO_PROBLEMS), -1)
             new = None
-            keys = self._claims.get(fqdn)
+            keys = _values(self._claims, fqdn)
             if keys:
                 new, problems = settle_name(
                     fqdn, [self._eligible[k] for k in keys], self._name_seniority
@@ -250,13 +250,13 @@ class IncrementalView:
             if old is not None:
                 self.failed_since.pop(old.name, None)
                 self._grace.pop(fqdn, None)
-                self._discard(self._at, old.address, fqdn)
+                _discard(self._at, old.address, fqdn)
                 addresses.add(old.address)
             if new is not None:
                 if new.status is Status.FAILED:
                     self.failed_since[new.name] = prior_failed.get(new.name, now)
                     self._grace[fqdn] = in_grace(new, self.failed_since, now, self.grace)
-                self._at.setdefault(new.address, set()).add(fqdn)
+                _add(self._at, new.address, fqdn)
                 addresses.add(new.address)
         return addresses
 
@@ -277,7 +277,7 @@ class IncrementalView:
             old = self._served.pop(address, None)
             candidates = [
                 (fqdn, self.holders[fqdn])
-                for fqdn in self._at.get(address, ())
+                for fqdn in _values(self._at, address)
                 if self.holders[fqdn].status in SERVED or self._grace.get(fqdn, False)
             ]
             new = None
@@ -301,12 +301,12 @@ class IncrementalView:
         """Count a short name in or out; the addresses whose alias may change with it."""
         self._shorts[short] += sign
         if sign > 0:
-            self._short_at.setdefault(short, set()).add(address)
+            _add(self._short_at, short, address)
         else:
-            self._discard(self._short_at, short, address)
+            _discard(self._short_at, short, address)
         if self._shorts[short] <= 0:
             del self._shorts[short]
-        return set(self._short_at.get(short, ()))
+        return set(_values(self._short_at, short))
 
     def _rewrite(self, dirty: set[IPAddress]) -> bool:
         changed = False
@@ -334,10 +334,29 @@ class IncrementalView:
             self.text = HOSTS_HEADER + "".join(self._lines)
         return changed
 
-    @staticmethod
-    def _discard(index: dict[_K, set[_V]], key: _K, value: _V) -> None:
-        values = index.get(key)
-        if values is not None:
-            values.discard(value)
-            if not values:
-                del index[key]
+
+def _values(index: dict[_K, Multi[_V]], key: _K) -> tuple[_V, ...]:
+    found = index.get(key)
+    if found is None:
+        return ()
+    return tuple(found) if isinstance(found, set) else (found,)
+
+
+def _add(index: dict[_K, Multi[_V]], key: _K, value: _V) -> None:
+    found = index.get(key)
+    if found is None:
+        index[key] = value
+    elif isinstance(found, set):
+        found.add(value)
+    elif found != value:
+        index[key] = {found, value}
+
+
+def _discard(index: dict[_K, Multi[_V]], key: _K, value: _V) -> None:
+    found = index.get(key)
+    if isinstance(found, set):
+        found.discard(value)
+        if len(found) == 1:
+            index[key] = next(iter(found))
+    elif found == value:
+        del index[key]

@@ -24,6 +24,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
             "1",
             "--render-sizes",
             "200",
+            "--sim-sizes",
+            "300",
+            "--sim-duration",
+            "3",
             "--results",
             str(tmp_path),
             "--docs",
@@ -43,5 +47,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
             assert per[scenario]["dns"]["n"] >= 2  # every observer saw the change
             assert per[scenario]["floor"]["n"] >= 1  # the floor probe reads serf (RPC token)
         assert per["storm"]["unresolved_pairs"] == 0
+    sim = result["simulated"]["300"]
+    assert sim["changes"] >= 10
+    assert sim["unanswered"] == 0
     assert (tmp_path / "benchmarks.md").read_text().startswith("# Benchmarks")
     assert (tmp_path / "benchmarks-latency.png").stat().st_size > 0
