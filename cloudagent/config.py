@@ -251,6 +251,17 @@ def load(
     return config
 
 
+def _serf_profile(c: Collector) -> str:
+    profile = (c.get("CLOUDAGENT_SERF_PROFILE") or "lan").lower()
+    if profile not in SERF_PROFILES:
+        c.problem(
+            f"CLOUDAGENT_SERF_PROFILE: {profile!r}; use {', '.join(SERF_PROFILES)} "
+            "(serf's gossip and failure-detection timings; see docs/benchmarks.md)"
+        )
+        return "lan"
+    return profile
+
+
 def collect(
     c: Collector,
     *,
@@ -340,14 +351,6 @@ def collect(
         c.problem(f"CLOUDAGENT_LOG_LEVEL: {log_level!r}; use DEBUG, INFO, WARNING or ERROR")
         log_level = "INFO"
 
-    serf_profile = (c.get("CLOUDAGENT_SERF_PROFILE") or "lan").lower()
-    if serf_profile not in SERF_PROFILES:
-        c.problem(
-            f"CLOUDAGENT_SERF_PROFILE: {serf_profile!r}; use {', '.join(SERF_PROFILES)} "
-            "(serf's gossip and failure-detection timings; see docs/benchmarks.md)"
-        )
-        serf_profile = "lan"
-
     state_dir = Path(state_text)
     rpc_auth = c.secret("SERF_RPC_AUTH")
     if rpc_auth is None and not (c.get("SERF_RPC_AUTH") or c.get("SERF_RPC_AUTH_FILE")):
@@ -383,7 +386,7 @@ def collect(
         http_listen=http_listen,
         log_format=log_format,
         cycle_stale=cycle_stale,
-        serf_profile=serf_profile,
+        serf_profile=_serf_profile(c),
     )
     if config.dns_authoritative and config.dns_upstream != ():
         c.problems.append(

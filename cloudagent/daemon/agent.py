@@ -312,17 +312,34 @@ class Agent:
         log_serf_line(line)
 
     def _fast_path(self, line: str) -> None:
-        """Apply the member a join/leave/failed line names at once, if pacing allows a write."""
+        """Apply the member a join/leave/failed line names at once, if pacing allows a write.
+
+        Only DNS changes here: the line carries no tags or port, so the membership that
+        /members, metrics, services and Ambari see waits for the full read that follows."""
         event = member_event(line)
         if event is None or self.rpc is None or self.pacer.wait() > 0:
             return
-        started = time.perf_counter()
         cycle = self.reconciler.apply_event(event, time.time())
         if cycle is None:
             return
+        for problem in cycle.new_problems:  # reported once: the full read will not repeat them
+            log.warning("%s", problem)
         self.pacer.take()
-        if not self._publish(cycle, started):
+        try:
+            written = self.hosts.write(cycle.hosts_text)
+            if cycle.failures_changed:
+                write_atomic(self.paths.failures, json.dumps(self.reconciler.failed_since) + "\n")
+            if cycle.arrivals_changed:
+                write_atomic(self.paths.arrivals, self.reconciler.arrivals.to_json())
+        except OSError as exc:  # the full cycle that follows reports it (/health)
+            log.debug("fast path could not write: %s", exc)
+            written = False
+        if not written:
             self.pacer.give_back()
+            return
+        self.writes += 1
+        self.dnsmasq.reload()
+        log.info("%s (serf's %s line for %s)", cycle.summary(True), event.kind, event.name)
 
     async def _serf_sessions(self) -> None:
         """Keep one RPC connection to the local serf, with its wake-up subscriptions."""
@@ -458,9 +475,8 @@ class Agent:
         self._publish(cycle, started)
         return cycle.next_deadline
 
-    def _publish(self, cycle: Cycle, started: float) -> bool:
-        """Write what a cycle decided (begun at ``started``, perf_counter); True when the
-        hosts file changed."""
+    def _publish(self, cycle: Cycle, started: float) -> None:
+        """Write what a cycle decided (begun at ``started``, perf_counter)."""
         for problem in cycle.new_problems:
             log.warning("%s", problem)
         if self.ambari is not None:
@@ -480,4 +496,3 @@ class Agent:
         if cycle.arrivals_changed:
             write_atomic(self.paths.arrivals, self.reconciler.arrivals.to_json())
         log.log(logging.INFO if written else logging.DEBUG, "%s", cycle.summary(written))
-        return written

@@ -233,6 +233,8 @@ def test_collect_leaves_problems_in_the_collector() -> None:
     assert [p.split(":")[0] for p in c.problems] == ["AMBARI_ROLE"]
     with pytest.raises(ConfigError):
         c.finish()
+
+
 def test_serf_profile_defaults_to_lan_and_reaches_serfs_config() -> None:
     assert load({}).serf_profile == "lan"
     cfg = load({"CLOUDAGENT_SERF_PROFILE": "Local"})
