@@ -36,6 +36,27 @@ MAX_CACHE: Final = 100_000
 
 
 @dataclass(frozen=True)
+class FailedMember:
+    """A member seen failed, as persisted: when it failed and where it was, so a restarted
+    agent keeps serving it for the rest of its grace even before its new serf hears of it."""
+
+    since: float
+    address: str | None = None
+    port: int = 0
+    tags: tuple[tuple[str, str], ...] = ()
+
+    def as_rpc(self, name: str) -> dict[str, object]:
+        """The member as a serf ``members`` entry (validated again like any other)."""
+        return {
+            "Name": name,
+            "Addr": self.address,
+            "Port": self.port,
+            "Status": "failed",
+            "Tags": dict(self.tags),
+        }
+
+
+@dataclass(frozen=True)
 class Cycle:
     """What one cycle decided."""
 
@@ -67,6 +88,7 @@ class Reconciler:
         *,
         arrivals: Arrivals | None = None,
         self_name: str | None = None,
+        remembered: Mapping[str, FailedMember] | None = None,
     ) -> None:
         self.domain = domain
         self.grace = grace
@@ -74,6 +96,11 @@ class Reconciler:
         self.arrivals = arrivals or Arrivals()
         # This node's serf name; None (tests, tools) skips the self and loopback rules.
         self.self_name = self_name
+        # Failed members persisted by an earlier run: served until their grace ends unless
+        # serf reports them itself (a restarted serf may never hear of a dead node).
+        self.remembered: dict[str, FailedMember] = dict(remembered or {})
+        for name, member in self.remembered.items():
+            self.failed_since.setdefault(name, member.since)
         self._reported: frozenset[str] = frozenset()
         self._last: tuple[DnsView, str] | None = None
         self._parsed: dict[Any, tuple[Member, list[str]] | str] = {}
@@ -101,7 +128,14 @@ class Reconciler:
 
     def step(self, raw_members: Iterable[Mapping[str, object]], now: float) -> Cycle:
         """Decide the hosts file for the membership Serf reports at wall-clock time ``now``."""
-        entries, dropped = parse_entries(raw_members, self._parse_cached)
+        raw = list(raw_members)
+        known = {entry.get("Name") for entry in raw}
+        raw += [
+            member.as_rpc(name)
+            for name, member in self.remembered.items()
+            if name not in known and member.address is not None and member.since + self.grace > now
+        ]
+        entries, dropped = parse_entries(raw, self._parse_cached)
         arrivals = self.arrivals.record(entries, now)
         arrivals_changed = arrivals is not self.arrivals
         self.arrivals = arrivals
@@ -113,6 +147,13 @@ class Reconciler:
         )
         membership = Membership(admitted.members, tuple(dropped) + admitted.problems)
         failed_since = track_failures(membership.members, self.failed_since, now)
+        self.remembered = {
+            m.name: FailedMember(
+                failed_since[m.name], str(m.address), m.port, tuple(m.tags.items())
+            )
+            for m in membership.members
+            if m.name in failed_since
+        }
         failures_changed = failed_since != self.failed_since
         self.failed_since = failed_since
         view = build_view(
