@@ -180,3 +180,21 @@ def test_a_missing_serf_binary_stops_the_agent(fault_cluster: LocalCluster, row:
     row.recovered = since(start)
     fatal = [line for line in log_text(node).splitlines() if "cannot continue" in line]
     assert len(fatal) == 1 and "/nonexistent/serf" in fatal[0], fatal
+
+
+def test_a_taken_dns_port_stops_the_agent(fault_cluster: LocalCluster, row: Row) -> None:
+    node = fault_cluster.add(start=False)
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    blocker.bind((node.address, node.dns_port))
+    try:
+        start = time.monotonic()
+        node.start()
+        assert node.process is not None
+        code = node.process.wait(60)
+        row.recovered = since(start)
+    finally:
+        blocker.close()
+    assert code == 1
+    fatal = [line for line in log_text(node).splitlines() if "cannot continue" in line]
+    assert len(fatal) == 1 and "Address already in use" in fatal[0], fatal
+    assert "CLOUDAGENT_DNS_LISTEN" in fatal[0]
