@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 APT_PACKAGES := serf dnsmasq-base dnsutils docker.io debootstrap cloud-init
 
-.PHONY: bench demo test lint typecheck unit integration e2e image image-zookeeper dockerd sysdeps venv clean
+.PHONY: bench demo test lint typecheck unit integration faults e2e image image-zookeeper dockerd sysdeps venv clean
 
 sysdeps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -59,6 +59,11 @@ unit: venv
 
 integration: sysdeps venv
 	$(BIN)/pytest -q tests/integration
+
+# Real agents under faults (signals, full disks, partitions in network namespaces, Ambari
+# misbehaving, load); needs root for mount, chattr, ip netns and iptables. About 10 minutes.
+faults: sysdeps venv
+	$(BIN)/pytest -q tests/faults
 
 e2e: dockerd venv
 	$(BIN)/pytest -q tests/e2e

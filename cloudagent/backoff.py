@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 
@@ -13,6 +14,13 @@ class Backoff:
     [1.0, 2.0, 4.0, 4.0]
     >>> b.reset(); b.next()
     1.0
+
+    The exponent stops growing once the maximum is reached, so a retry loop can run forever
+    (an unreachable serf for days) without the power overflowing:
+
+    >>> b = Backoff(initial=0.1, maximum=5.0, jitter=0.0)
+    >>> [b.next() for _ in range(5000)][-1]
+    5.0
     """
 
     def __init__(
@@ -27,10 +35,12 @@ class Backoff:
         self.factor = factor
         self.jitter = jitter
         self.attempts = 0
+        # The first exponent whose delay reaches the maximum; beyond it the power only grows.
+        self._cap = _exponent_cap(initial, maximum, factor)
 
     def next(self) -> float:
         """Return the next delay in seconds and count the attempt."""
-        delay = min(self.maximum, self.initial * self.factor**self.attempts)
+        delay = min(self.maximum, self.initial * self.factor ** min(self.attempts, self._cap))
         self.attempts += 1
         if self.jitter:
             # Spread retries of many nodes that failed together (a seed restart) apart in time.
@@ -40,3 +50,18 @@ class Backoff:
     def reset(self) -> None:
         """Start again from the initial delay (after a success)."""
         self.attempts = 0
+
+
+def _exponent_cap(initial: float, maximum: float, factor: float) -> int:
+    """The smallest exponent whose delay reaches ``maximum`` (or the last finite one)."""
+    cap = 0
+    if factor <= 1.0 or initial <= 0.0:
+        return cap
+    while initial * factor**cap < maximum:
+        try:
+            if math.isinf(initial * factor ** (cap + 1)):
+                break
+        except OverflowError:
+            break
+        cap += 1
+    return cap

@@ -219,6 +219,19 @@ def _join_endpoint(text: str) -> Endpoint:
     return endpoint
 
 
+def _advertise_address(text: str) -> str:
+    """An address peers can reach this node at; serf refuses the others at start."""
+    address = ipaddress.ip_address(text)
+    if (
+        address.is_unspecified
+        or address.is_multicast
+        or (address.version == 6 and address.is_loopback)
+        or address == ipaddress.IPv4Address("255.255.255.255")
+    ):
+        raise ValueError(f"{text!r} cannot be advertised to peers; give this node's own address")
+    return str(address)
+
+
 def encrypt_key(text: str) -> Secret:
     """A validated Serf gossip key (base64 of 16, 24 or 32 bytes)."""
     try:
@@ -298,7 +311,7 @@ def collect(
         no_endpoints,
         lambda v: tuple(_join_endpoint(part) for part in v.split(",") if part.strip()),
     )
-    advertise = c.parse("SERF_ADVERTISE_IP", None, lambda v: str(ipaddress.ip_address(v)))
+    advertise = c.parse("SERF_ADVERTISE_IP", None, _advertise_address)
     serf_bind = c.parse(
         "CLOUDAGENT_SERF_BIND",
         Endpoint("0.0.0.0", SERF_PORT),  # noqa: S104 - gossip must be reachable from peers

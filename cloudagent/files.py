@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -49,11 +50,18 @@ def read_text(path: Path) -> str | None:
 class ManagedFile:
     """A file we own: remembers what it last wrote so that an unchanged text costs nothing."""
 
-    def __init__(self, path: Path, mode: int = 0o644, *, sync_dir: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        mode: int = 0o644,
+        *,
+        sync_dir: bool = True,
+        read: Callable[[Path], str | None] = read_text,
+    ) -> None:
         self.path = path
         self.mode = mode
         self.sync_dir = sync_dir
-        self._last: str | None = read_text(path)
+        self._last: str | None = read(path)
 
     @property
     def text(self) -> str | None:
@@ -61,7 +69,11 @@ class ManagedFile:
         return self._last
 
     def write(self, text: str) -> bool:
-        """Write ``text`` if it differs from the file; True when it was written."""
+        """Write ``text`` if it differs from the file; True when it was written.
+
+        Raises OSError when the write fails (a full or read-only disk); the file then keeps
+        its last good text and the next call with the same text tries again.
+        """
         if text == self._last:
             return False
         write_atomic(self.path, text, self.mode, sync_dir=self.sync_dir)

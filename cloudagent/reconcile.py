@@ -57,6 +57,27 @@ class MemberEvent:
 
 
 @dataclass(frozen=True)
+class FailedMember:
+    """A member seen failed, as persisted: when it failed and where it was, so a restarted
+    agent keeps serving it for the rest of its grace even before its new serf hears of it."""
+
+    since: float
+    address: str | None = None
+    port: int = 0
+    tags: tuple[tuple[str, str], ...] = ()
+
+    def as_rpc(self, name: str) -> dict[str, object]:
+        """The member as a serf ``members`` entry (validated again like any other)."""
+        return {
+            "Name": name,
+            "Addr": self.address,
+            "Port": self.port,
+            "Status": "failed",
+            "Tags": dict(self.tags),
+        }
+
+
+@dataclass(frozen=True)
 class Cycle:
     """What one cycle decided. ``membership`` and ``view`` are built only when asked for."""
 
@@ -114,6 +135,7 @@ class Reconciler:
         arrivals: Arrivals | None = None,
         self_name: str | None = None,
         check_every: float = CHECK_EVERY,
+        remembered: Mapping[str, FailedMember] | None = None,
     ) -> None:
         self.domain = domain
         self.grace = grace
@@ -123,6 +145,11 @@ class Reconciler:
         self.self_name = self_name
         self.check_every = check_every
         self.repairs = 0  # how often the incremental view differed from the reference
+        # Failed members persisted by an earlier run: served until their grace ends unless
+        # serf reports them itself (a restarted serf may never hear of a dead node).
+        self.remembered: dict[str, FailedMember] = dict(remembered or {})
+        for name, member in self.remembered.items():
+            self.failed_since.setdefault(name, member.since)
         self._reported: frozenset[str] = frozenset()
         self._view: IncrementalView | None = None
         self._checked: float | None = None
@@ -132,6 +159,44 @@ class Reconciler:
     def step(self, raw_members: Iterable[Mapping[str, object]], now: float) -> Cycle:
         """Decide the hosts file for the membership Serf reports at wall-clock time ``now``."""
         raws = list(raw_members)
+        known = {entry.get("Name") for entry in raws}
+        raws += [
+            member.as_rpc(name)
+            for name, member in self.remembered.items()
+            if name not in known and member.address is not None and member.since + self.grace > now
+        ]
+        cycle = self._step(raws, now)
+        self._remember(raws)
+        return cycle
+
+    def _remember(self, raws: Iterable[Raw]) -> None:
+        """Keep where each failed member was, so a restart serves it for the rest of its grace."""
+        by_name = {raw.get("Name"): raw for raw in raws}
+        remembered: dict[str, FailedMember] = {}
+        for name, since in self.failed_since.items():
+            raw = by_name.get(name)
+            try:
+                address = str(parse_address(raw.get("Addr"))) if raw is not None else None
+            except ValueError:
+                address = None
+            if raw is None or address is None:
+                remembered[name] = self.remembered.get(name) or FailedMember(since)
+                continue
+            port = raw.get("Port")
+            tags = raw.get("Tags")
+            remembered[name] = FailedMember(
+                since,
+                address,
+                port if isinstance(port, int) else 0,
+                tuple(
+                    (k, v)
+                    for k, v in (tags.items() if isinstance(tags, dict) else ())
+                    if isinstance(k, str) and isinstance(v, str)
+                ),
+            )
+        self.remembered = remembered
+
+    def _step(self, raws: list[Raw], now: float) -> Cycle:
         keyed: dict[str, Raw] = {}
         loose: list[Raw] = []
         for raw in raws:

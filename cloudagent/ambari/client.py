@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 import requests
 
@@ -17,6 +17,7 @@ from cloudagent.errors import CloudagentError
 from cloudagent.secret import Secret, mask
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 FAILED_STATES: Final = frozenset({"FAILED", "ABORTED", "TIMEDOUT", "HOLDING_FAILED",
                                   "HOLDING_TIMEDOUT", "SKIPPED_FAILED"})  # fmt: skip
@@ -119,8 +120,31 @@ class AmbariClient:
         body: Any = None,
         params: Mapping[str, str] | None = None,
         expect: tuple[int, ...] = (200,),
-    ) -> requests.Response:
+        *,
+        parse: Callable[[Any], _T] = lambda doc: doc,
+    ) -> _T:
+        """Send one request and parse its JSON reply with ``parse``, behind one door: a reply
+        that is not JSON or lacks a field ``parse`` needs is an AmbariError, never a crash."""
         url = self._url(path)
+        response = self._send(method, url, body, params, expect)
+        try:
+            doc = response.json() if response.content.strip() else None
+            return parse(doc)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise AmbariError(
+                f"{method} {url}: unexpected reply from Ambari ({type(exc).__name__}: "
+                f"{str(exc)[:200]}); is AMBARI_URL an Ambari server of a supported version?",
+                status=response.status_code,
+            ) from None
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        params: Mapping[str, str] | None,
+        expect: tuple[int, ...],
+    ) -> requests.Response:
         data = None if body is None else json.dumps(body)
         backoff = Backoff(initial=0.5, maximum=5.0)
         attempts = 1 + (self.retries if method in IDEMPOTENT else 0)
@@ -154,7 +178,8 @@ class AmbariClient:
 
     def _failure(self, method: str, url: str, response: requests.Response) -> AmbariError:
         try:
-            message = str(response.json().get("message", ""))
+            doc = response.json()
+            message = str(doc.get("message", "")) if isinstance(doc, dict) else ""
         except ValueError:
             message = response.text.strip()[:500]
         hint = {
@@ -170,7 +195,7 @@ class AmbariClient:
 
     def _get_or_none(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         try:
-            return self._call("GET", path, params=params).json()
+            return self._call("GET", path, params=params)
         except AmbariError as exc:
             if exc.status == 404:
                 return None
@@ -200,8 +225,9 @@ class AmbariClient:
 
     def create_cluster(self, name: str, template: Mapping[str, Any]) -> int:
         """``POST /clusters/{name}`` from a template; returns the request id."""
-        reply = self._call("POST", f"clusters/{name}", dict(template), expect=(202,)).json()
-        return int(reply["Requests"]["id"])
+        return self._call(
+            "POST", f"clusters/{name}", dict(template), expect=(202,), parse=_request_id
+        )
 
     def cluster(self, name: str) -> dict[str, Any] | None:
         """The cluster resource, or None when there is no such cluster."""
@@ -223,40 +249,58 @@ class AmbariClient:
             | ({"rack_info": racks[host]} if host in racks else {})
             for host, group in sorted(hosts.items())
         ]
-        reply = self._call("POST", f"clusters/{cluster}/hosts", body, expect=(202,)).json()
-        return int(reply["Requests"]["id"])
+        return self._call(
+            "POST", f"clusters/{cluster}/hosts", body, expect=(202,), parse=_request_id
+        )
 
     def cluster_hosts(self, cluster: str) -> list[str]:
         """Names of the hosts in a cluster."""
-        doc = self._call("GET", f"clusters/{cluster}/hosts").json()
-        return [item["Hosts"]["host_name"] for item in doc.get("items", [])]
+        return self._call(
+            "GET",
+            f"clusters/{cluster}/hosts",
+            parse=lambda doc: [str(item["Hosts"]["host_name"]) for item in doc.get("items", [])],
+        )
 
     def request(self, cluster: str, request_id: int) -> RequestStatus:
         """A request's status and progress."""
-        r = self._call("GET", f"clusters/{cluster}/requests/{request_id}").json()["Requests"]
-        return RequestStatus(
-            id=int(r["id"]),
-            status=str(r["request_status"]),
-            progress=float(r.get("progress_percent") or 0.0),
-            context=str(r.get("request_context") or ""),
-            pending_hosts=int(r.get("pending_host_request_count") or 0),
-            task_count=int(r.get("task_count") or 0),
-        )
+        return self._call("GET", f"clusters/{cluster}/requests/{request_id}", parse=_request_status)
 
     def request_ids(self, cluster: str) -> list[int]:
         """Ids of a cluster's requests, oldest first."""
-        doc = self._call("GET", f"clusters/{cluster}/requests").json()
-        return sorted(int(item["Requests"]["id"]) for item in doc.get("items", []))
+        return self._call(
+            "GET",
+            f"clusters/{cluster}/requests",
+            parse=lambda doc: sorted(int(item["Requests"]["id"]) for item in doc.get("items", [])),
+        )
 
     def hosts(self) -> list[AmbariHost]:
         """Every host whose agent registered."""
-        doc = self._call("GET", "hosts", params={"fields": "Hosts/*"}).json()
-        return [
-            AmbariHost(
-                name=h["Hosts"]["host_name"],
-                state=h["Hosts"].get("host_state", "UNKNOWN"),
-                status=h["Hosts"].get("host_status", "UNKNOWN"),
-                cluster=h["Hosts"].get("cluster_name"),
-            )
-            for h in doc.get("items", [])
-        ]
+        return self._call("GET", "hosts", params={"fields": "Hosts/*"}, parse=_hosts)
+
+
+def _request_id(doc: Any) -> int:
+    return int(doc["Requests"]["id"])
+
+
+def _request_status(doc: Any) -> RequestStatus:
+    r = doc["Requests"]
+    return RequestStatus(
+        id=int(r["id"]),
+        status=str(r["request_status"]),
+        progress=float(r.get("progress_percent") or 0.0),
+        context=str(r.get("request_context") or ""),
+        pending_hosts=int(r.get("pending_host_request_count") or 0),
+        task_count=int(r.get("task_count") or 0),
+    )
+
+
+def _hosts(doc: Any) -> list[AmbariHost]:
+    return [
+        AmbariHost(
+            name=str(h["Hosts"]["host_name"]),
+            state=str(h["Hosts"].get("host_state", "UNKNOWN")),
+            status=str(h["Hosts"].get("host_status", "UNKNOWN")),
+            cluster=h["Hosts"].get("cluster_name"),
+        )
+        for h in doc.get("items", [])
+    ]

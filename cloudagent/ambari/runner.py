@@ -144,7 +144,10 @@ class AmbariRole:
         self.acting = acting
         if acting and self.settings.server_command:
             self.server = Child(
-                "ambari-server", self.settings.server_command, restart_on_success=False
+                "ambari-server",
+                self.settings.server_command,
+                restart_on_success=False,
+                fatal_after=None,
             )
             self.server_task = asyncio.create_task(self.server.run())
         elif not acting and self.server is not None:
@@ -180,16 +183,16 @@ class AmbariRole:
             server = acting.fqdn(self.config.domain) if acting else None
             if server is None or server == self.pointed_at:
                 continue
-            text = read_text(ini)
-            if text is None:
-                log.info("%s missing; writing Ambari's default agent configuration", ini)
-                ini.parent.mkdir(parents=True, exist_ok=True)
-                text = DEFAULT_INI
-            updated = set_server_hostname(text, server)
-            if updated != text or not ini.exists():
-                write_atomic(
-                    ini, updated, mode=(ini.stat().st_mode & 0o777) if ini.exists() else 0o644
+            try:
+                self._write_ini(ini, server)
+            except (OSError, UnicodeDecodeError) as exc:
+                # Keep the agent where it points; try again (a full disk may be freed).
+                log.error(
+                    "cannot point ambari-agent at %s: %s; retrying in %.0fs", server, exc, 5.0
                 )
+                await asyncio.sleep(5.0)
+                self._changed.set()
+                continue
             log.info(
                 "ambari-agent points at %s%s",
                 server,
@@ -199,6 +202,17 @@ class AmbariRole:
             await self._restart_agent()
             self._changed.set()  # re-check at once in case the membership moved meanwhile
 
+    @staticmethod
+    def _write_ini(ini: Path, server: str) -> None:
+        text = read_text(ini)
+        if text is None:
+            log.info("%s missing; writing Ambari's default agent configuration", ini)
+            ini.parent.mkdir(parents=True, exist_ok=True)
+            text = DEFAULT_INI
+        updated = set_server_hostname(text, server)
+        if updated != text or not ini.exists():
+            write_atomic(ini, updated, mode=(ini.stat().st_mode & 0o777) if ini.exists() else 0o644)
+
     async def _restart_agent(self) -> None:
         if not self.settings.agent_command:
             return
@@ -206,7 +220,9 @@ class AmbariRole:
             await self.agent.stop()
             if self.agent_task is not None:
                 await asyncio.gather(self.agent_task, return_exceptions=True)
-        self.agent = Child("ambari-agent", self.settings.agent_command, restart_on_success=False)
+        self.agent = Child(
+            "ambari-agent", self.settings.agent_command, restart_on_success=False, fatal_after=None
+        )
         self.agent_task = asyncio.create_task(self.agent.run())
 
     async def _provision(self, provisioner: Provisioner) -> None:

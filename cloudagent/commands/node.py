@@ -126,9 +126,9 @@ def _hosts(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int
     reconciler = Reconciler(
         cfg.domain,
         cfg.failed_grace,
-        load_failures(paths.failures),
-        arrivals=load_arrivals(paths.arrivals),
+        arrivals=load_arrivals(paths.arrivals, read_only=True),
         self_name=cfg.node_name,
+        remembered=load_failures(paths.failures, read_only=True),
     )
     cycle = reconciler.step(raw, time.time())
     out.write(cycle.hosts_text)
@@ -185,8 +185,9 @@ def _validate_config(args: argparse.Namespace, env: Mapping[str, str], out: Text
 
 
 def _election(cfg: config.Config, membership: Membership) -> Election:
-    failures = load_failures(StatePaths(cfg.state_dir).failures)
-    return elect(membership.members, failures, time.time(), cfg.failed_grace)
+    failures = load_failures(StatePaths(cfg.state_dir).failures, read_only=True)
+    since = {name: failed.since for name, failed in failures.items()}
+    return elect(membership.members, since, time.time(), cfg.failed_grace)
 
 
 def _status(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -241,11 +242,17 @@ def _node_role(cfg: config.Config, membership: Membership, election: Election) -
 
 
 def _health(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
-    """Healthy: the local serf answers and lists us alive, and our dnsmasq resolves our FQDN
-    both ways."""
+    """Healthy: the agent refreshes its status and its cycles succeed with every task up, the
+    local serf answers and lists us alive, and our dnsmasq resolves our FQDN both ways."""
+    from cloudagent.daemon.status import judge_status, pid_alive, read_status  # noqa: PLC0415
+
     cfg = config.load(env)
     if problem := read_join_problem(cfg.state_dir):
         out.write(f"unhealthy: cannot join the cluster: {problem}\n")
+        return ExitStatus.FAILURE
+    status_file = StatePaths(cfg.state_dir).health
+    if (problem := judge_status(read_status(status_file), time.time(), pid_alive)) is not None:
+        out.write(f"unhealthy: {problem}\n")
         return ExitStatus.FAILURE
     _, membership = _membership(cfg)
     me = membership.by_name().get(cfg.node_name)

@@ -1,9 +1,7 @@
-"""The daemon: wires Serf, the reconciler, the hosts file and dnsmasq together.
-
-Data flows one way: serf ``members`` -> Reconciler (pure) -> hosts file -> dnsmasq SIGHUP.
-Serf's log lines and events only wake the loop; every cycle reads the full membership, so a
-lost or reordered event can leave DNS wrong for at most one cycle.
-"""
+"""The daemon: wires serf, dnsmasq, the membership loop, service names, observability and
+Ambari together, and supervises them. The loop itself (cloudagent/daemon/loop.py) only sees
+narrow seams; this module builds the real ones, handles signals, and runs the graceful
+shutdown."""
 
 from __future__ import annotations
 
@@ -12,37 +10,49 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import secrets
 import signal
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from cloudagent.backoff import Backoff
 from cloudagent.config import Config, resolv_conf_upstreams
 from cloudagent.daemon.doctorserve import answer_doctor_queries
+from cloudagent.daemon.loop import RESYNC, MembershipLoop
 from cloudagent.daemon.observe import Observability
+from cloudagent.daemon.seams import Clock, DnsmasqHosts, SerfSession, SystemClock
 from cloudagent.daemon.servicedns import ServiceDns
-from cloudagent.daemon.state import StatePaths, load_arrivals, load_failures, prepare_state_dir
+from cloudagent.daemon.state import (
+    StatePaths,
+    load_arrivals,
+    load_failures,
+    load_text,
+    prepare_state_dir,
+)
+from cloudagent.daemon.status import Status, StatusFile
 from cloudagent.daemon.supervise import Child
+from cloudagent.daemon.tasks import TaskSupervisor
 from cloudagent.daemon.topology import TopologyFile
 from cloudagent.dns.dnsmasq import Dnsmasq
-from cloudagent.dns.render import render_dnsmasq_conf, served_entries
+from cloudagent.dns.render import render_dnsmasq_conf
 from cloudagent.dns.reverse import local_reverse_zones
 from cloudagent.endpoint import Endpoint
+from cloudagent.errors import CloudagentError
 from cloudagent.files import ManagedFile, read_text, write_atomic
-from cloudagent.keyring import join_problem, keyring_path, record_join_problem, seed_keyring
+from cloudagent.keyring import keyring_path, record_join_problem, seed_keyring
+from cloudagent.members import Membership
 from cloudagent.pacing import Pacer
 from cloudagent.reconcile import Cycle, Reconciler
 from cloudagent.secret import Secret
 from cloudagent.serf.process import (
     MEMBER_CHANGE,
+    diagnose_serf,
     log_serf_line,
     member_event,
     serf_argv,
     serf_config,
 )
-from cloudagent.serf.rpc import SerfError, SerfRPC, SerfRPCError, Subscription
+from cloudagent.serf.rpc import SerfError, SerfRPC
 from cloudagent.services import TAG as SERVICES_TAG
 from cloudagent.services import format_services
 from cloudagent.topology import RACK_TAG
@@ -55,15 +65,42 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RESYNC = 10.0  # full re-read of the membership even when nothing woke us
 LEAVE_TIMEOUT = 15.0
-# A serf that has just (re)started knows only itself until it rejoins. Replacing a hosts file
-# that served other members with that view would blank DNS for the rejoin time; keep the last
-# good file for up to this long, or until serf knows another member.
-SETTLE_HOLD = 30.0
+STATUS_EVERY = 1.0  # seconds between refreshes of the status file `cloudagent health` reads
 MANAGED_RESOLV = (
     "# Written by cloudagent (CLOUDAGENT_RESOLV_CONF): this node resolves at its dnsmasq."
 )
+
+
+class _CycleHooks:
+    """What a cycle decides besides the hosts file: service names, the topology table, the
+    arrivals record, and the observability feed."""
+
+    def __init__(self, agent: Agent, reconciler: Reconciler) -> None:
+        self.service = agent.service
+        self.services = agent.services
+        self.topology = agent.topology
+        self.observe = agent.observe
+        self.reconciler = reconciler
+        self.arrivals = ManagedFile(agent.paths.arrivals, read=load_text)
+
+    def write_more(self, cycle: Cycle) -> bool:
+        # Service names and SRV change in the same cycle (and reload) as the hosts they name.
+        written = self.services.update(cycle.membership, cycle.view)
+        self.topology.update(cycle.view, cycle.membership.members)
+        self.arrivals.write(self.reconciler.arrivals.to_json())
+        return written
+
+    def done(self, cycle: Cycle, written: bool, seconds: float) -> None:
+        self.observe.cycle_done(cycle, self.services.view, written, seconds)
+        if self.service is not None:  # after DNS: a service started now finds its peers
+            self.service.update(cycle.membership)
+
+    def held(self) -> None:
+        self.observe.held()
+
+    def failed(self, error: BaseException) -> None:
+        self.observe.cycle_failed(error)
 
 
 class Agent:
@@ -78,30 +115,21 @@ class Agent:
         resync: float = RESYNC,
         ambari: AmbariSettings | None = None,
         service: ServiceSettings | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config
         self.paths = StatePaths(config.state_dir)
         self.resolv_conf = config.resolv_conf or resolv_conf
-        self.pacer = pacer or Pacer()
-        self.resync = resync
+        self.clock = clock or SystemClock()
+        self.health = Status(pid=os.getpid(), started=self.clock.time())
+        self.status = StatusFile(self.paths.health)
+        self.fatal: str | None = None
+        self._stop = asyncio.Event()
+        self.tasks = TaskSupervisor(self.health, self._on_fatal)
         self.tags: dict[str, str] = {"role": config.role, RACK_TAG: config.rack}
         if config.services:
             self.tags[SERVICES_TAG] = format_services(config.services)
-        self.rpc: SerfRPC | None = None
-        self.writes = 0
-        self._session_started = time.monotonic()
-        self._wake = asyncio.Event()
-        self._stop = asyncio.Event()
-        # Derived state, rebuilt at start: no directory fsync on the hot path (the file's stays).
-        self.hosts = ManagedFile(self.paths.hosts, sync_dir=False)
         self.topology = TopologyFile(config.state_dir, config.domain)
-        self.reconciler = Reconciler(
-            config.domain,
-            config.failed_grace,
-            load_failures(self.paths.failures),
-            arrivals=load_arrivals(self.paths.arrivals),
-            self_name=config.node_name,
-        )
         self.dnsmasq = Dnsmasq(
             config.dnsmasq_bin,
             self.paths.dnsmasq_conf,
@@ -112,6 +140,16 @@ class Agent:
         self.services = ServiceDns(
             self.paths.dns_dir, self.paths.root / "services.json", config.domain
         )
+        self.serf = Child(
+            "serf",
+            serf_argv(config, self.paths.serf_config),
+            on_line=self._on_serf_line,
+            pid_file=self.paths.root / "serf.pid",
+            diagnose=diagnose_serf,
+        )
+        self.loop: MembershipLoop | None = None
+        self.pacer = pacer
+        self.resync = resync
         self.ambari: AmbariRole | None = None
         if ambari is not None and ambari.enabled:
             from cloudagent.ambari.runner import AmbariRole  # noqa: PLC0415 - only when Ambari is on
@@ -124,16 +162,10 @@ class Agent:
 
             self.service = ServiceRole(config, service)
             self.tags.update(self.service.tags())
-        self.serf = Child(
-            "serf",
-            serf_argv(config, self.paths.serf_config),
-            on_line=self._on_serf_line,
-            pid_file=self.paths.root / "serf.pid",
-        )
         self.observe = Observability(
             config,
             children={"serf": self.serf, "dnsmasq": self.dnsmasq.child},
-            rpc_up=lambda: self.rpc is not None,
+            rpc_up=lambda: self.loop is not None and self.loop.rpc is not None,
             ambari=lambda: self.ambari.status if self.ambari is not None else None,
         )
 
@@ -143,7 +175,7 @@ class Agent:
         if self.config.dns_upstream is not None:
             return self.config.dns_upstream
         # The resolvers this node started with: saved before we took resolv.conf over.
-        original = read_text(self.paths.resolv_conf_orig) or read_text(self.resolv_conf) or ""
+        original = load_text(self.paths.resolv_conf_orig) or read_text(self.resolv_conf) or ""
         found = resolv_conf_upstreams(original, self.config.dns_listen)
         if not found:
             log.warning(
@@ -181,16 +213,75 @@ class Agent:
             self.config.rpc_token_file,
         )
 
+    def _build_loop(self) -> MembershipLoop:
+        """Read the last good state (setting aside what is damaged) and wire the loop."""
+        cfg = self.config
+        reconciler = Reconciler(
+            cfg.domain,
+            cfg.failed_grace,
+            arrivals=load_arrivals(self.paths.arrivals),
+            self_name=cfg.node_name,
+            remembered=load_failures(self.paths.failures),
+        )
+        # Derived state, rebuilt at start: no directory fsync on the hot path (the file's stays).
+        hosts = ManagedFile(self.paths.hosts, read=load_text, sync_dir=False)
+        if hosts.text is None:
+            # No last good state yet: dnsmasq starts with an empty (but valid) hosts file.
+            self._write_once(hosts.path, reconciler.step([], self.clock.time()).hosts_text)
+            hosts = ManagedFile(self.paths.hosts, read=load_text, sync_dir=False)
+        else:
+            log.info("serving the last hosts file until Serf answers (%s)", self.paths.hosts)
+        failures = ManagedFile(self.paths.failures, read=load_text)
+
+        async def connect() -> SerfSession:
+            return await SerfRPC.connect(cfg.serf_rpc, cfg.rpc_auth, 5.0)
+
+        def join_problem(problem: str | None) -> None:
+            with contextlib.suppress(OSError):  # a full disk must not end the join retries
+                record_join_problem(cfg.state_dir, problem)
+
+        ambari = self.ambari
+
+        def membership_changed(membership: Membership) -> None:
+            if ambari is not None:
+                ambari.update(membership, reconciler.failed_since)
+
+        return MembershipLoop(
+            node_name=cfg.node_name,
+            join=[str(e) for e in cfg.join],
+            reconciler=reconciler,
+            hosts=DnsmasqHosts(hosts, self.dnsmasq),
+            failures=failures,
+            members=connect,
+            clock=self.clock,
+            health=self.health,
+            pacer=self.pacer,
+            resync=self.resync,
+            tags=self.tags,
+            hooks=_CycleHooks(self, reconciler),
+            on_join_problem=join_problem,
+            on_membership=membership_changed,
+        )
+
+    @staticmethod
+    def _write_once(path: Path, text: str, mode: int = 0o644) -> None:
+        """A start-up file: written when it differs; a failure ends the start with one line."""
+        if load_text(path) == text:
+            return  # unchanged: nothing to write, even on a full disk
+        try:
+            write_atomic(path, text, mode=mode)
+        except OSError as exc:
+            raise CloudagentError(
+                f"cannot write {path}: {exc.strerror or exc}; free space in, or make writable, "
+                f"{path.parent}"
+            ) from exc
+
     def _write_configs(self, srv_port: int) -> None:
         prepare_state_dir(self.paths, self.config.dnsmasq_user)
         self._ensure_rpc_token()
         self.services.ensure_file()
-        if self.hosts.text is None:
-            # No last good state yet: dnsmasq starts with an empty (but valid) hosts file.
-            self.hosts.write(self.reconciler.step([], time.time()).hosts_text)
-        else:
-            log.info("serving the last hosts file until Serf answers (%s)", self.paths.hosts)
-        write_atomic(
+        self.loop = self._build_loop()
+        self._write_once(
             self.paths.dnsmasq_conf,
             render_dnsmasq_conf(
                 listen=self.config.dns_listen,
@@ -207,11 +298,19 @@ class Agent:
         )
         if self.config.resolv_conf is not None:
             self._take_over_resolv_conf(self.config.resolv_conf)
-        write_atomic(
+        self._write_once(
             self.paths.serf_config,
             json.dumps(serf_config(self.config, self.tags, self._keyring()), indent=2) + "\n",
             mode=0o600,
         )
+        try:
+            self.status.open()
+        except OSError as exc:
+            log.error(
+                "cannot create %s (%s): 'cloudagent health' will report this node unhealthy",
+                self.paths.health,
+                exc.strerror or exc,
+            )
 
     def _keyring(self) -> Path | None:
         path = keyring_path(self.config.state_dir)
@@ -221,25 +320,32 @@ class Agent:
 
     async def publish(self, tags: dict[str, str]) -> None:
         """Gossip these tags (kept, and re-applied whenever serf restarts)."""
-        self.tags.update(tags)
-        if self.rpc is not None:
-            try:
-                await self.rpc.set_tags(tags)
-            except SerfError as exc:
-                log.warning("cannot publish tags yet (%s); will retry on reconnect", exc)
+        if self.loop is not None:
+            await self.loop.publish(tags)
 
     def stop(self) -> None:
         """Ask the agent to stop (from a signal handler)."""
+        self.tasks.stopping = True  # tasks that end from now on are not restarted
         self._stop.set()
-        self._wake.set()
+        if self.loop is not None:
+            self.loop.stop()
 
     def wake(self) -> None:
-        """Ask for a cycle now (a Serf log line or event said the membership changed)."""
-        self._wake.set()
+        """Ask for a cycle now (SIGHUP, or a serf log line saying the membership changed)."""
+        if self.loop is not None:
+            self.loop.wake()
+
+    def _on_fatal(self, reason: str) -> None:
+        if self.fatal is None:
+            self.fatal = reason
+            self.health.fatal = reason
+            log.critical("cannot continue: %s", reason)
+        self.stop()
 
     async def run(self) -> int:
-        """Run until stopped; returns the exit status."""
+        """Run until stopped; returns the exit status (1 after an error that never heals)."""
         self._write_configs(await self.services.start())
+        assert self.loop is not None  # noqa: S101 - built just above
         if self.observe.http is not None:
             self.observe.http.start()
         loop = asyncio.get_running_loop()
@@ -247,10 +353,7 @@ class Agent:
             loop.add_signal_handler(signum, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.wake)
         log.info(
-            "starting %s as %s (%s)",
-            self.config.fqdn,
-            self.config.role,
-            self.config.summary(),
+            "starting %s as %s (%s)", self.config.fqdn, self.config.role, self.config.summary()
         )
         if self.config.encrypt_key is None:
             log.warning(
@@ -259,29 +362,47 @@ class Agent:
                 "(SERF_ENCRYPT_KEY_FILE, made with 'serf keygen')",
                 self.config.serf_bind,
             )
-        tasks = [
-            asyncio.create_task(self.dnsmasq.run(), name="dnsmasq"),
-            asyncio.create_task(self.serf.run(), name="serf"),
-            asyncio.create_task(self._serf_sessions(), name="serf-rpc"),
-            asyncio.create_task(self._reconcile_loop(), name="reconcile"),
-            asyncio.create_task(answer_doctor_queries(self.config), name="doctor"),
-        ]
+        tasks = self.tasks
+        tasks.start("dnsmasq", self.dnsmasq.run)
+        tasks.start("serf", self.serf.run)
+        tasks.start("serf-rpc", self.loop.sessions)
+        tasks.start("reconcile", self.loop.reconcile)
+        tasks.start("status", self._report)
+        config = self.config
+        tasks.start("doctor", lambda: answer_doctor_queries(config))
         if self.ambari is not None:
-            tasks.append(asyncio.create_task(self.ambari.run(), name="ambari"))
+            tasks.start("ambari", self.ambari.run)
         if self.service is not None:
-            tasks.append(asyncio.create_task(self.service.run(), name="service"))
+            tasks.start("service", self.service.run)
         try:
             await self._stop.wait()
         finally:
             await self._shutdown(tasks)
-        return 0
+        return 1 if self.fatal else 0
 
-    async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
+    async def _report(self) -> None:
+        """Refresh the status file every second (a stale one means we are stuck)."""
+        failing = False
+        while not self._stop.is_set():
+            try:
+                self.status.write(self.health.document(self.clock.time()))
+                failing = False
+            except OSError as exc:
+                if not failing:
+                    log.error("cannot refresh %s: %s", self.paths.health, exc.strerror or exc)
+                failing = True
+            await self.clock.wait(self._stop, STATUS_EVERY)
+
+    async def _shutdown(self, tasks: TaskSupervisor) -> None:
+        assert self.loop is not None  # noqa: S101 - run() built it
         if self.ambari is not None:
             await self.ambari.stop()
-        log.info("stopping: leaving the Serf cluster")
+        # Nothing is restarted from here on, whatever exits.
         self.serf.stop_restarting()
-        await self._leave()
+        self.dnsmasq.stop_restarting()
+        if self.fatal is None or self.serf.pid is not None:
+            log.info("stopping: leaving the Serf cluster")
+            await self._leave(self.loop)
         if not await self.serf.wait_exit(LEAVE_TIMEOUT):
             await self.serf.stop()
         if self.service is not None:  # after the leave: peers drop us from DNS first
@@ -290,209 +411,29 @@ class Agent:
         await self.services.stop()
         if self.observe.http is not None:
             self.observe.http.stop()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if self.rpc is not None:
-            await self.rpc.close()
+        await tasks.cancel_all()
+        if self.loop.rpc is not None:
+            await self.loop.rpc.close()
+        self.health.tasks.clear()
+        self.status.close(self.health.document(self.clock.time()) | {"stopped": True})
         log.info("stopped")
 
-    async def _leave(self) -> None:
+    async def _leave(self, loop: MembershipLoop) -> None:
         # Leave first, so peers drop us from DNS at once instead of after failure detection.
         try:
-            rpc = self.rpc or await SerfRPC.connect(self.config.serf_rpc, self.config.rpc_auth, 5.0)
-            await rpc.leave()
+            if not await loop.leave():
+                rpc = await SerfRPC.connect(self.config.serf_rpc, self.config.rpc_auth, 5.0)
+                try:
+                    await rpc.leave()
+                finally:
+                    await rpc.close()
         except SerfError as exc:
             log.warning("graceful leave failed (%s); peers will see this node as failed", exc)
 
     def _on_serf_line(self, line: str) -> None:
         if MEMBER_CHANGE.search(line):
-            self._fast_path(line)
+            event = member_event(line)
+            if event is not None and self.loop is not None:
+                self.loop.fast_path(event)
             self.wake()  # the full read that confirms (or corrects) the fast path
         log_serf_line(line)
-
-    def _fast_path(self, line: str) -> None:
-        """Apply the member a join/leave/failed line names at once, if pacing allows a write.
-
-        Only DNS changes here: the line carries no tags or port, so the membership that
-        /members, metrics, services and Ambari see waits for the full read that follows."""
-        event = member_event(line)
-        if event is None or self.rpc is None or self.pacer.wait() > 0:
-            return
-        cycle = self.reconciler.apply_event(event, time.time())
-        if cycle is None:
-            return
-        for problem in cycle.new_problems:  # reported once: the full read will not repeat them
-            log.warning("%s", problem)
-        self.pacer.take()
-        try:
-            written = self.hosts.write(cycle.hosts_text)
-            if cycle.failures_changed:
-                write_atomic(self.paths.failures, json.dumps(self.reconciler.failed_since) + "\n")
-            if cycle.arrivals_changed:
-                write_atomic(self.paths.arrivals, self.reconciler.arrivals.to_json())
-        except OSError as exc:  # the full cycle that follows reports it (/health)
-            log.debug("fast path could not write: %s", exc)
-            written = False
-        if not written:
-            self.pacer.give_back()
-            return
-        self.writes += 1
-        self.dnsmasq.reload()
-        log.info("%s (serf's %s line for %s)", cycle.summary(True), event.kind, event.name)
-
-    async def _serf_sessions(self) -> None:
-        """Keep one RPC connection to the local serf, with its wake-up subscriptions."""
-        backoff = Backoff(initial=0.1, maximum=5.0)
-        first_failure: float | None = None
-        while not self._stop.is_set():
-            try:
-                rpc = await SerfRPC.connect(self.config.serf_rpc, self.config.rpc_auth, 5.0)
-            except SerfError as exc:
-                first_failure = first_failure or time.monotonic()
-                level = logging.WARNING if time.monotonic() - first_failure > 10 else logging.DEBUG
-                log.log(level, "serf RPC not reachable yet: %s", exc)
-                await self._sleep(backoff.next())
-                continue
-            backoff.reset()
-            first_failure = None
-            helpers: list[asyncio.Task[None]] = []
-            try:
-                if len(self.tags) > 1:  # a restarted serf only knows the tags of its config
-                    await rpc.set_tags(self.tags)
-                # Early wake-ups come from serf's own log lines (_on_serf_line); the coalesced
-                # event stream is the second, later trigger.
-                events = await rpc.stream()
-                self.rpc = rpc
-                self._session_started = time.monotonic()
-                self.wake()
-                helpers = [
-                    asyncio.create_task(self._wake_on(events)),
-                    asyncio.create_task(self._ensure_joined(rpc)),
-                ]
-                await rpc.closed.wait()
-                if not self._stop.is_set():
-                    log.warning("lost the serf RPC connection; reconnecting")
-            except SerfError as exc:
-                log.warning("serf RPC session failed: %s", exc)
-            finally:
-                self.rpc = None
-                for helper in helpers:
-                    helper.cancel()
-                await rpc.close()
-
-    async def _wake_on(self, subscription: Subscription) -> None:
-        with contextlib.suppress(SerfError):
-            async for _ in subscription:
-                self.wake()
-
-    async def _ensure_joined(self, rpc: SerfRPC) -> None:
-        """Join SERF_JOIN_IP until this node sees another member, with backoff."""
-        if not self.config.join:
-            return
-        targets = [str(e) for e in self.config.join]
-        backoff = Backoff(initial=0.5, maximum=30.0)
-        while not self._stop.is_set():
-            try:
-                others = [
-                    m
-                    for m in await rpc.members()
-                    if m.get("Name") != self.config.node_name and m.get("Status") == "alive"
-                ]
-                if others:
-                    record_join_problem(self.config.state_dir, None)
-                    return
-                contacted = await rpc.join(targets)
-                if contacted:
-                    record_join_problem(self.config.state_dir, None)
-                    log.info("joined the cluster through %s", ", ".join(targets))
-                    return
-            except SerfRPCError as exc:
-                delay = backoff.next()
-                problem = join_problem(exc.message)
-                record_join_problem(self.config.state_dir, problem)
-                log.warning(
-                    "cannot join %s yet (%s); retrying in %.1fs", ", ".join(targets), problem, delay
-                )
-                await self._sleep(delay)
-            except SerfError:
-                return  # the session ends; a new one will try again
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
-
-    async def _wait_wake(self, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), max(0.0, timeout))
-
-    async def _reconcile_loop(self) -> None:
-        deadline: float | None = None
-        while not self._stop.is_set():
-            timeout = self.resync
-            if deadline is not None:
-                timeout = min(timeout, deadline - time.time())
-            await self._wait_wake(timeout)
-            # Leading edge: an idle agent acts at once; a burst of changes is batched.
-            await self._sleep(self.pacer.wait())
-            self._wake.clear()
-            rpc = self.rpc
-            if rpc is None or self._stop.is_set():
-                continue
-            self.pacer.take()
-            try:
-                raw = await rpc.members()
-            except SerfError as exc:
-                log.debug("members failed: %s", exc)
-                self.pacer.give_back()
-                continue
-            writes = self.writes
-            try:
-                deadline = self.cycle(raw)
-            except Exception as exc:  # e.g. an unwritable state dir: /health reports it
-                self.observe.cycle_failed(exc)
-                log.error("cycle failed (%s); retrying at the next wake-up", exc)
-                deadline = None
-            if self.writes == writes:
-                self.pacer.give_back()
-
-    def _settling(self, raw: list[dict[str, Any]]) -> bool:
-        alone = all(m.get("Name") == self.config.node_name for m in raw)
-        return (
-            alone
-            and served_entries(self.hosts.text) > 1
-            and time.monotonic() - self._session_started < SETTLE_HOLD
-        )
-
-    def cycle(self, raw: list[dict[str, Any]]) -> float | None:
-        """One cycle from a members reply; returns when the next grace period runs out."""
-        if self._settling(raw):
-            log.debug("serf knows only this node yet; keeping the last hosts file")
-            self.observe.held()
-            return time.time() + 1.0
-        started = time.perf_counter()
-        cycle = self.reconciler.step(raw, time.time())
-        self._publish(cycle, started)
-        return cycle.next_deadline
-
-    def _publish(self, cycle: Cycle, started: float) -> None:
-        """Write what a cycle decided (begun at ``started``, perf_counter)."""
-        for problem in cycle.new_problems:
-            log.warning("%s", problem)
-        if self.ambari is not None:
-            self.ambari.update(cycle.membership, self.reconciler.failed_since)
-        written = self.hosts.write(cycle.hosts_text)
-        # Service names and SRV change in the same cycle (and reload) as the hosts they name.
-        written = self.services.update(cycle.membership, cycle.view) or written
-        if written:
-            self.writes += 1
-            self.dnsmasq.reload()
-        self.topology.update(cycle.view, cycle.membership.members)
-        self.observe.cycle_done(cycle, self.services.view, written, time.perf_counter() - started)
-        if self.service is not None:  # after DNS: a service started now finds its peers
-            self.service.update(cycle.membership)
-        if cycle.failures_changed:
-            write_atomic(self.paths.failures, json.dumps(self.reconciler.failed_since) + "\n")
-        if cycle.arrivals_changed:
-            write_atomic(self.paths.arrivals, self.reconciler.arrivals.to_json())
-        log.log(logging.INFO if written else logging.DEBUG, "%s", cycle.summary(written))

@@ -106,7 +106,9 @@ class ServiceRole:
             await self.child.stop()
         if self._child_task is not None:
             await asyncio.gather(self._child_task, return_exceptions=True)
-        self.child = Child("service", self.settings.command, env=self.env)
+        # The service is the user's program: keep retrying it (with backoff) rather than stop
+        # the agent, whose DNS does not depend on it.
+        self.child = Child("service", self.settings.command, env=self.env, fatal_after=None)
         self._child_task = asyncio.create_task(self.child.run(), name="service-child")
 
     async def stop(self) -> None:

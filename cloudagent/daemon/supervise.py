@@ -1,29 +1,97 @@
-"""Supervision of a child process: start, forward its output, restart with backoff, stop."""
+"""Supervision of a child process: start, forward its output, restart with backoff, stop.
+
+Children run in their own session, so a signal sent to the agent's process group (systemd's
+``KillMode=control-group``, ``timeout(1)``, Ctrl-C) reaches only the agent, which then orders
+the graceful leave itself. They still die with the agent: ``setpriv --pdeathsig`` (util-linux)
+asks the kernel for SIGTERM when the agent goes away and then execs the program, so no Python
+code runs between fork and exec (``preexec_fn`` is documented as unsafe with threads).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
+import re
+import shutil
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Final, Protocol
 
 from cloudagent.backoff import Backoff
+from cloudagent.errors import CloudagentError
 
 log = logging.getLogger(__name__)
-STABLE_AFTER = 30.0  # a child that ran this long restarts with the initial delay again
-_PR_SET_PDEATHSIG = 1
+STABLE_AFTER: Final = 30.0  # a child that ran this long restarts at once, then backs off again
+# Consecutive starts that fail for a reason that never fixes itself (missing program, port
+# owned by another program, unknown user) before the child is given up as fatal. With the
+# restart delays (at once, then 1 s) the agent stops one to three seconds after the first try.
+FATAL_AFTER: Final = 3
+# Variables never handed to a child: the gossip key, the RPC token, Ambari's passwords, and
+# anything else that looks like a credential. The *_FILE variants are paths, not secrets.
+_SECRET_NAME: Final = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|ENCRYPT|RPC_AUTH|CREDENTIAL|_KEY$")
+DRAIN: Final = 0.2  # seconds to read a program's last output after it exited
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+Diagnose = Callable[[str], str | None]
 
 
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec: if the agent dies (even by SIGKILL) the child
-    # gets SIGTERM instead of living on with our ports bound.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+class ChildFatalError(CloudagentError):
+    """A child cannot run and retrying will not help; the message says what to do."""
+
+
+class Supervised(Protocol):
+    """What the agent needs of a supervised program (tests hand in a fake)."""
+
+    async def run(self) -> None:
+        """Keep the program running until stopped; raise ChildFatalError when it never can."""
+
+    def stop_restarting(self) -> None:
+        """Let the program exit without a restart."""
+
+    async def wait_exit(self, timeout: float) -> bool:
+        """Wait for the program to exit; True if it did."""
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop the program: SIGTERM, then SIGKILL."""
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without secrets: what every child of the agent gets.
+
+    >>> sorted(child_environment({"PATH": "/bin", "SERF_ENCRYPT_KEY": "k", "AMBARI_PASSWORD": "p",
+    ...     "SERF_RPC_AUTH": "t", "DEFAULT_PASSWORD_FILE": "/run/s", "MYDOMAIN": "x"}))
+    ['DEFAULT_PASSWORD_FILE', 'MYDOMAIN', 'PATH']
+    """
+    return {
+        key: value
+        for key, value in environ.items()
+        if key.upper().endswith("_FILE") or not _SECRET_NAME.search(key.upper())
+    }
+
+
+def printable(raw: bytes) -> str:
+    r"""One output line as safe log text: invalid UTF-8 and control characters escaped.
+
+    >>> printable(b"ok \xff\x1b[31m\r\n")
+    'ok \\xff\\x1b[31m'
+    """
+    text = raw.decode("utf-8", "backslashreplace").rstrip("\r\n")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).rstrip()
+
+
+def _death_wrapper() -> list[str]:
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        log.warning(
+            "setpriv (util-linux) not found: children will not be stopped if the agent is "
+            "killed; a restarted agent stops leftovers through their pid files"
+        )
+        return []
+    return [setpriv, "--pdeathsig", "TERM", "--"]
 
 
 def stale_pid(pid_file: Path, argv: Sequence[str]) -> int | None:
@@ -48,7 +116,13 @@ def holds_resources(pid: int) -> bool:
 
 
 class Child:
-    """One supervised program. ``run()`` keeps it running until ``stop()``."""
+    """One supervised program. ``run()`` keeps it running until ``stop()``.
+
+    The first exit after a stable run is restarted at once (a killed dnsmasq must not leave
+    queries unanswered); repeated exits back off. ``diagnose`` recognises output lines that
+    mean the program can never start as configured; after ``fatal_after`` such starts in a
+    row ``run()`` raises ChildFatalError (None: never give up).
+    """
 
     def __init__(
         self,
@@ -58,21 +132,32 @@ class Child:
         env: Mapping[str, str] | None = None,
         on_line: Callable[[str], None] | None = None,
         on_start: Callable[[], None] | None = None,
+        on_exit: Callable[[], None] | None = None,
         backoff: Backoff | None = None,
         pid_file: Path | None = None,
         restart_on_success: bool = True,
+        stable_after: float = STABLE_AFTER,
+        diagnose: Diagnose | None = None,
+        fatal_after: int | None = FATAL_AFTER,
     ) -> None:
         self.name = name
         self.argv = list(argv)
-        self.env = dict(env) if env is not None else None
+        self.env = child_environment(os.environ if env is None else env)
         self.on_line = on_line or self._log_line
         self.on_start = on_start
-        self.backoff = backoff or Backoff(initial=0.5, maximum=30.0)
+        self.on_exit = on_exit
+        self.backoff = backoff or Backoff(initial=1.0, maximum=30.0)
         self.pid_file = pid_file
         # False for launchers such as "ambari-server start" that exit 0 once the daemon runs.
         self.restart_on_success = restart_on_success
+        self.stable_after = stable_after
+        self.diagnose = diagnose
+        self.fatal_after = fatal_after
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0  # successful starts; restarts = starts - 1 (metrics)
+        self.exits = 0
+        self._reason: str | None = None
+        self._fatal_streak = 0
         self._stopping = False
         self._stop_requested = asyncio.Event()
         self._exited = asyncio.Event()
@@ -104,52 +189,92 @@ class Child:
             if not holds_resources(pid):
                 return
 
+    def _note_failure(self, reason: str | None) -> None:
+        """Count starts that failed for a reason that never fixes itself; give up at the bound."""
+        self._fatal_streak = self._fatal_streak + 1 if reason else 0
+        if reason and self.fatal_after is not None and self._fatal_streak >= self.fatal_after:
+            raise ChildFatalError(f"{self.name}: {reason} (tried {self._fatal_streak} times)")
+
     async def run(self) -> None:
         """Start the program and restart it whenever it exits, until stop() is called."""
         await self.reap_stale()
+        wrapper = _death_wrapper()
         while not self._stopping:
             started = time.monotonic()
+            self._reason = None
             try:
+                if shutil.which(self.argv[0], path=self.env.get("PATH")) is None:
+                    raise FileNotFoundError(2, "no such program on PATH")
                 self.process = await asyncio.create_subprocess_exec(
+                    *wrapper,
                     *self.argv,
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.PIPE,
                     stderr=asyncio.subprocess.STDOUT,
                     env=self.env,
-                    preexec_fn=_die_with_parent,
+                    start_new_session=True,
                 )
             except OSError as exc:
                 log.error("%s: cannot start %s: %s", self.name, self.argv[0], exc)
+                self._note_failure(f"cannot start {self.argv[0]}: {exc.strerror or exc}")
             else:
                 self._exited.clear()
                 self.starts += 1
                 if self.pid_file is not None:
-                    self.pid_file.write_text(f"{self.process.pid}\n")
+                    with contextlib.suppress(OSError):  # a full disk must not stop supervision
+                        self.pid_file.write_text(f"{self.process.pid}\n")
                 if self.on_start:
                     self.on_start()
                 log.debug("%s: started (pid %d)", self.name, self.process.pid)
-                await self._pump(self.process)
-                code = await self.process.wait()
+                code = await self._wait(self.process)
+                self.exits += 1
                 self._exited.set()
+                if self.on_exit:
+                    self.on_exit()
                 if self._stopping:
                     break
                 if code == 0 and not self.restart_on_success:
                     log.info("%s: %s finished", self.name, self.argv[0])
                     break
                 log.warning("%s exited with status %s; restarting", self.name, code)
-            if time.monotonic() - started > STABLE_AFTER:
+                self._note_failure(self._reason)
+            if time.monotonic() - started > self.stable_after:
                 self.backoff.reset()
+            first = self.backoff.attempts == 0
             delay = self.backoff.next()
+            if first:
+                continue  # at once: the first exit after a stable run is not a crash loop
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop_requested.wait(), delay)
+
+    async def _wait(self, process: asyncio.subprocess.Process) -> int:
+        """Forward the output until the program exits; its exit status.
+
+        ``Process.wait()`` also waits for the output pipe to close, which a descendant that
+        outlives the program (``sh -c 'sleep 60 &'``) can hold open for ever; the exit itself
+        is what matters here. Usually the pipe closes as the program exits, so this returns
+        within milliseconds, which keeps a crashed dnsmasq's restart gap short.
+        """
+        pump = asyncio.create_task(self._pump(process))
+        while process.returncode is None:
+            await asyncio.wait({pump}, timeout=0.1)
+            if pump.done() and process.returncode is None:
+                await asyncio.sleep(0.001)  # EOF came first; the exit status follows at once
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(pump), DRAIN)  # the last lines, if any
+        pump.cancel()
+        return process.returncode
 
     async def _pump(self, process: asyncio.subprocess.Process) -> None:
         if process.stdout is None:
             return
         async for raw in process.stdout:
-            line = raw.decode("utf-8", "replace").rstrip()
-            if line:
-                self.on_line(line)
+            line = printable(raw)
+            if not line:
+                continue
+            if self.diagnose is not None and (reason := self.diagnose(line)):
+                self._reason = reason
+            self.on_line(line)
 
     def signal(self, signum: int) -> bool:
         """Send a signal to the running child; False when none is running."""

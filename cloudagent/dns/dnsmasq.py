@@ -14,6 +14,28 @@ from cloudagent.daemon.supervise import Child
 log = logging.getLogger("cloudagent.dnsmasq")
 _READ = re.compile(r"read (?P<path>\S+) - (?P<count>\d+) (names|addresses)")
 _FAILED = re.compile(r"failed to load names from (?P<path>\S+)")
+_IN_USE = re.compile(r"failed to create listening socket.*address already in use", re.IGNORECASE)
+_NO_USER = re.compile(r"unknown user or group: (?P<user>\S+)")
+STABLE_AFTER = 5.0  # a dnsmasq that served this long is restarted at once when it exits
+
+
+def diagnose_dnsmasq(line: str) -> str | None:
+    """The reason dnsmasq can never start as configured, if this output line gives one.
+
+    >>> diagnose_dnsmasq("dnsmasq: unknown user or group: nosuch")
+    "no user 'nosuch' on this system; create it or set CLOUDAGENT_DNSMASQ_USER"
+    """
+    if _IN_USE.search(line):
+        return (
+            f"{line.removeprefix('dnsmasq: ')}; another program holds the DNS port: stop it, "
+            "or set CLOUDAGENT_DNS_LISTEN to a free address"
+        )
+    if user := _NO_USER.search(line):
+        return (
+            f"no user {user.group('user')!r} on this system; "
+            "create it or set CLOUDAGENT_DNSMASQ_USER"
+        )
+    return None
 
 
 def dnsmasq_argv(binary: str, conf_file: Path) -> list[str]:
@@ -45,6 +67,8 @@ class Dnsmasq:
             on_line=self._on_line,
             on_start=self._on_start,
             pid_file=pid_file,
+            stable_after=STABLE_AFTER,
+            diagnose=diagnose_dnsmasq,
         )
         self._ready = False
         self._reload_pending = False
@@ -70,6 +94,9 @@ class Dnsmasq:
         if _FAILED.search(text):
             log.error("%s (is the state directory readable by dnsmasq's user?)", text)
             return
+        if diagnose_dnsmasq(line):
+            log.error("%s", text)
+            return
         if text.startswith(("compile time options", "warning: no upstream servers configured")):
             log.debug("%s", text)
             return
@@ -86,6 +113,14 @@ class Dnsmasq:
         """Keep dnsmasq running until stop()."""
         await self.child.run()
 
-    async def stop(self) -> None:
+    def stop_restarting(self) -> None:
+        """Let dnsmasq exit without a restart (shutdown)."""
+        self.child.stop_restarting()
+
+    async def wait_exit(self, timeout: float) -> bool:
+        """Wait for dnsmasq to exit; True if it did."""
+        return await self.child.wait_exit(timeout)
+
+    async def stop(self, timeout: float = 10.0) -> None:
         """Stop dnsmasq."""
-        await self.child.stop()
+        await self.child.stop(timeout)

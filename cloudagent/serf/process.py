@@ -6,9 +6,10 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from cloudagent.config import Config
+from cloudagent.endpoint import Endpoint
 from cloudagent.reconcile import MemberEvent
 
 log = logging.getLogger("cloudagent.serf.agent")
@@ -19,6 +20,9 @@ _LEVELS = {
     "WARN": logging.WARNING,
     "ERR": logging.ERROR,
 }
+# Serf prints its start-up failure without a level, on a "==>" line like its banner.
+_UNLEVELLED_ERROR = re.compile(r"\b(error|failed|fatal)\b", re.IGNORECASE)
+_IN_USE = re.compile(r"address already in use", re.IGNORECASE)
 # memberlist/serf log a membership change the moment it is known; the coalesced event reaches
 # handlers about a second later (measured with serf 0.8). These lines only wake the loop;
 # the members call is the data.
@@ -44,6 +48,12 @@ def member_event(line: str) -> MemberEvent | None:
     return MemberEvent(match.group(1).lower(), name, address)
 
 
+# How often serf retries the members it saw fail. Its default (30 s) bounds how long two sides
+# of a healed partition stay apart; on a LAN of containers a connection attempt a second is
+# cheap, and both sides converge within a few seconds of the heal.
+RECONNECT_INTERVAL: Final = "1s"
+
+
 def serf_config(
     config: Config, tags: Mapping[str, str], keyring: Path | None = None
 ) -> dict[str, Any]:
@@ -64,9 +74,12 @@ def serf_config(
         "log_level": "info",
         # Gossip and probe timings: lan (serf's default), wan, or local (faster, one host).
         "profile": config.serf_profile,
+        "reconnect_interval": RECONNECT_INTERVAL,
     }
     if config.advertise:
-        doc["advertise"] = config.advertise
+        # Serf advertises its default port (7946) unless told: peers would then gossip with
+        # a port nobody listens on and mark this node failed. Follow the bind port.
+        doc["advertise"] = str(Endpoint(config.advertise, config.serf_bind.port))
     if keyring is not None:
         doc["keyring_file"] = str(keyring)
     elif config.encrypt_key is not None:
@@ -81,9 +94,45 @@ def serf_argv(config: Config, config_file: Path) -> list[str]:
     return [config.serf_bin, "agent", f"-config-file={config_file}"]
 
 
+def serf_line_level(line: str) -> int:
+    """The log level for one line of serf's output.
+
+    >>> serf_line_level("2024/01/01 [WARN] memberlist: refuting"), serf_line_level("==> Starting")
+    (30, 10)
+    >>> serf_line_level("==> Failed to start the Serf agent: listen: address already in use")
+    40
+    """
+    match = _LEVEL.search(line)
+    if match:
+        return _LEVELS[match.group(1)]
+    # Unlevelled lines are serf's start-up banner, except its own start-up failure.
+    return logging.ERROR if _UNLEVELLED_ERROR.search(line) else logging.DEBUG
+
+
 def log_serf_line(line: str) -> None:
     """Forward one line of serf's output to our log at a matching level."""
-    match = _LEVEL.search(line)
-    # Unlevelled lines are serf's start-up banner: useful when debugging, noise otherwise.
-    level = _LEVELS[match.group(1)] if match else logging.DEBUG
-    log.log(level, "%s", line.strip())
+    log.log(serf_line_level(line), "%s", line.strip())
+
+
+def diagnose_serf(line: str) -> str | None:
+    """The reason serf can never start as configured, if this output line gives one."""
+    if _IN_USE.search(line) and not _LEVEL.search(line):
+        reason = line.split("Failed to start the Serf agent: ", 1)[-1].strip(" =>")
+        return (
+            f"{reason}; another program holds the port: stop it, or set CLOUDAGENT_SERF_BIND "
+            "or CLOUDAGENT_SERF_RPC to a free one"
+        )
+    return None
+
+
+def one_line(text: str) -> str:
+    """Serf's multi-line error texts (join reports one "* ..." line per address) as one line.
+
+    >>> one_line("2 errors occurred:\\n\\n* Failed to join 10.0.0.1: refused\\n* timeout\\n")
+    '2 errors occurred: Failed to join 10.0.0.1: refused; timeout'
+    """
+    lines = [part.strip() for part in text.splitlines() if part.strip()]
+    if not lines:
+        return ""
+    head, items = lines[0], [part.removeprefix("* ") for part in lines[1:]]
+    return f"{head} {'; '.join(items)}" if items else head

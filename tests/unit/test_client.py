@@ -113,3 +113,37 @@ def test_request_status_parsing() -> None:
         True,
         True,
     )
+
+
+class Raw(Canned):
+    """Replies with raw bytes (not JSON) to exercise the parsing behind the door."""
+
+    def __init__(self, status: int, content: bytes) -> None:
+        super().__init__()
+        self.status, self.content = status, content
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        self.calls.append({"method": method, "url": url, **kwargs})
+        response = requests.Response()
+        response.status_code = self.status
+        response._content = self.content
+        return response
+
+
+@pytest.mark.parametrize(
+    ("content", "call"),
+    [
+        (b"<html>not json", lambda c: c.hosts()),
+        (b'{"Requests": {}}', lambda c: c.request("c1", 3)),
+        (b'{"items": [{"Hosts": {}}]}', lambda c: c.cluster_hosts("c1")),
+        (b"[1, 2]", lambda c: c.request_ids("c1")),
+    ],
+)
+def test_a_malformed_reply_is_an_ambari_error_not_a_crash(content: bytes, call: Any) -> None:
+    with pytest.raises(AmbariError, match="unexpected reply from Ambari"):
+        call(client(Raw(200, content)))
+
+
+def test_a_malformed_post_reply_is_an_ambari_error() -> None:
+    with pytest.raises(AmbariError, match="unexpected reply from Ambari"):
+        client(Raw(202, b"{")).create_cluster("c1", {"blueprint": "b"})
