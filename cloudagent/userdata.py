@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 import jinja2
 
 from cloudagent import hostnames
-from cloudagent.config import parse_endpoint
 from cloudagent.errors import CloudagentError
 from cloudagent.secret import Secret
 from cloudagent.topology import rack_problem
+from cloudagent.values import parse_endpoint
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("cloudagent", "cloudinit"),

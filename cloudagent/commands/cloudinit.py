@@ -6,11 +6,11 @@ import argparse
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from cloudagent.config import encrypt_key, new_gossip_key
 from cloudagent.environ import Collector
 from cloudagent.errors import ExitStatus
 from cloudagent.secret import Secret
 from cloudagent.userdata import UserData, render
+from cloudagent.values import encrypt_key, new_gossip_key
 
 
 def register(sub: Any) -> None:

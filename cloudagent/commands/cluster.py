@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from cloudagent.config import encrypt_key, resolv_conf_upstreams
 from cloudagent.endpoint import Endpoint
 from cloudagent.environ import Collector
 from cloudagent.errors import CloudagentError, ExitStatus
 from cloudagent.files import read_text
 from cloudagent.secret import Secret
 from cloudagent.topology import parse_rack
+from cloudagent.values import encrypt_key, resolv_conf_upstreams
 
 if TYPE_CHECKING:
     from cloudagent.dev.launch import ClusterSpec, Launcher

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from cloudagent.config import parse_endpoint
 from cloudagent.endpoint import Endpoint
 from cloudagent.environ import Collector
 from cloudagent.errors import CloudagentError, ExitStatus, UsageError
+from cloudagent.values import parse_endpoint
 
 DEFAULT_VERSION = "2.6.2.2"
 

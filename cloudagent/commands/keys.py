@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from cloudagent import config
+from cloudagent import config, values
 from cloudagent.errors import CloudagentError
 from cloudagent.keyring import describe_reply
 from cloudagent.secret import Secret, read_secret_file
@@ -42,7 +42,7 @@ def read_key(key_file: Path | None, stdin: TextIO) -> Secret:
     except OSError as exc:
         raise CloudagentError(f"--key-file: {exc}") from exc
     try:
-        return config.encrypt_key(text.strip())
+        return values.encrypt_key(text.strip())
     except ValueError as exc:
         source = str(key_file) if key_file else "stdin"
         raise CloudagentError(f"the key on {source} {exc}") from None

@@ -25,7 +25,7 @@ from cloudagent.logformat import setup_logging
 from cloudagent.members import Membership, members_document, parse_members
 from cloudagent.reconcile import Reconciler
 from cloudagent.serf.rpc import SerfRPC, SerfRPCError
-from cloudagent.service import collect_service, load_service
+from cloudagent.workload import collect_service, load_service
 
 
 def register(sub: Any) -> None:

@@ -16,10 +16,12 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cloudagent.config import Config, resolv_conf_upstreams
+from cloudagent.config import Config
 from cloudagent.daemon.doctorserve import answer_doctor_queries
+from cloudagent.daemon.hooks import CycleFeed
 from cloudagent.daemon.loop import RESYNC, MembershipLoop
 from cloudagent.daemon.observe import Observability
+from cloudagent.daemon.resolver import take_over_resolv_conf, upstreams
 from cloudagent.daemon.seams import Clock, DnsmasqHosts, SerfSession, SystemClock
 from cloudagent.daemon.servicedns import ServiceDns
 from cloudagent.daemon.state import (
@@ -38,11 +40,11 @@ from cloudagent.dns.render import render_dnsmasq_conf
 from cloudagent.dns.reverse import local_reverse_zones
 from cloudagent.endpoint import Endpoint
 from cloudagent.errors import CloudagentError
-from cloudagent.files import ManagedFile, read_text, write_atomic
+from cloudagent.files import ManagedFile, write_atomic
 from cloudagent.keyring import keyring_path, record_join_problem, seed_keyring
 from cloudagent.members import Membership
 from cloudagent.pacing import Pacer
-from cloudagent.reconcile import Cycle, Reconciler
+from cloudagent.reconcile import Reconciler
 from cloudagent.secret import Secret
 from cloudagent.serf.process import (
     MEMBER_CHANGE,
@@ -60,47 +62,13 @@ from cloudagent.topology import RACK_TAG
 if TYPE_CHECKING:
     from cloudagent.ambari.runner import AmbariRole
     from cloudagent.ambari.settings import AmbariSettings
-    from cloudagent.daemon.service import ServiceRole
-    from cloudagent.service import ServiceSettings
+    from cloudagent.daemon.workload import ServiceRole
+    from cloudagent.workload import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 LEAVE_TIMEOUT = 15.0
 STATUS_EVERY = 1.0  # seconds between refreshes of the status file `cloudagent health` reads
-MANAGED_RESOLV = (
-    "# Written by cloudagent (CLOUDAGENT_RESOLV_CONF): this node resolves at its dnsmasq."
-)
-
-
-class _CycleHooks:
-    """What a cycle decides besides the hosts file: service names, the topology table, the
-    arrivals record, and the observability feed."""
-
-    def __init__(self, agent: Agent, reconciler: Reconciler) -> None:
-        self.service = agent.service
-        self.services = agent.services
-        self.topology = agent.topology
-        self.observe = agent.observe
-        self.reconciler = reconciler
-        self.arrivals = ManagedFile(agent.paths.arrivals, read=load_text)
-
-    def write_more(self, cycle: Cycle) -> bool:
-        # Service names and SRV change in the same cycle (and reload) as the hosts they name.
-        written = self.services.update(cycle.membership, cycle.view)
-        self.topology.update(cycle.view, cycle.membership.members)
-        self.arrivals.write(self.reconciler.arrivals.to_json())
-        return written
-
-    def done(self, cycle: Cycle, written: bool, seconds: float) -> None:
-        self.observe.cycle_done(cycle, self.services.view, written, seconds)
-        if self.service is not None:  # after DNS: a service started now finds its peers
-            self.service.update(cycle.membership)
-
-    def held(self) -> None:
-        self.observe.held()
-
-    def failed(self, error: BaseException) -> None:
-        self.observe.cycle_failed(error)
 
 
 class Agent:
@@ -158,7 +126,7 @@ class Agent:
             self.tags.update(self.ambari.initial_tags())  # the election's tags, from the start
         self.service: ServiceRole | None = None
         if service is not None and service.active:
-            from cloudagent.daemon.service import ServiceRole  # noqa: PLC0415 - only with a service
+            from cloudagent.daemon.workload import ServiceRole  # noqa: PLC0415 - only with a service
 
             self.service = ServiceRole(config, service)
             self.tags.update(self.service.tags())
@@ -170,35 +138,6 @@ class Agent:
         )
 
     # --- set-up ---------------------------------------------------------------------------
-
-    def _upstreams(self) -> tuple[Endpoint, ...]:
-        if self.config.dns_upstream is not None:
-            return self.config.dns_upstream
-        # The resolvers this node started with: saved before we took resolv.conf over.
-        original = load_text(self.paths.resolv_conf_orig) or read_text(self.resolv_conf) or ""
-        found = resolv_conf_upstreams(original, self.config.dns_listen)
-        if not found:
-            log.warning(
-                "no upstream resolver in %s: names outside %s will not resolve",
-                self.resolv_conf,
-                self.config.domain,
-            )
-        return found
-
-    def _take_over_resolv_conf(self, path: Path) -> None:
-        """Point this node's resolver at its own dnsmasq (CLOUDAGENT_RESOLV_CONF)."""
-        current = read_text(path) or ""
-        if MANAGED_RESOLV not in current and not self.paths.resolv_conf_orig.exists():
-            write_atomic(self.paths.resolv_conf_orig, current)
-        text = (
-            f"{MANAGED_RESOLV}\nnameserver {self.config.dns_listen.host}\n"
-            f"search {self.config.domain}\n"
-        )
-        if current != text:
-            # In place: Docker bind-mounts /etc/resolv.conf, so a rename over it would fail.
-            with path.open("w", encoding="utf-8") as handle:
-                handle.write(text)
-            log.info("%s now points at this node's dnsmasq (%s)", path, self.config.dns_listen)
 
     def _ensure_rpc_token(self) -> None:
         """Closed by default: without SERF_RPC_AUTH, any local user could make serf leave."""
@@ -258,7 +197,14 @@ class Agent:
             pacer=self.pacer,
             resync=self.resync,
             tags=self.tags,
-            hooks=_CycleHooks(self, reconciler),
+            hooks=CycleFeed(
+                services=self.services,
+                topology=self.topology,
+                observe=self.observe,
+                service=self.service,
+                reconciler=reconciler,
+                arrivals=self.paths.arrivals,
+            ),
             on_join_problem=join_problem,
             on_membership=membership_changed,
         )
@@ -287,7 +233,7 @@ class Agent:
                 listen=self.config.dns_listen,
                 hosts_file=self.paths.hosts,
                 domain=self.config.domain,
-                upstreams=self._upstreams(),
+                upstreams=upstreams(self.config, self.paths.resolv_conf_orig, self.resolv_conf),
                 user=self.config.dnsmasq_user,
                 ttl=self.config.dns_ttl,
                 authoritative=self.config.dns_authoritative,
@@ -297,7 +243,12 @@ class Agent:
             ),
         )
         if self.config.resolv_conf is not None:
-            self._take_over_resolv_conf(self.config.resolv_conf)
+            take_over_resolv_conf(
+                self.config.resolv_conf,
+                self.config.dns_listen,
+                self.config.domain,
+                self.paths.resolv_conf_orig,
+            )
         self._write_once(
             self.paths.serf_config,
             json.dumps(serf_config(self.config, self.tags, self._keyring()), indent=2) + "\n",

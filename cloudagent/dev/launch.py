@@ -18,11 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cloudagent.config import new_gossip_key
 from cloudagent.errors import CloudagentError
 from cloudagent.files import write_atomic
 from cloudagent.secret import Secret
 from cloudagent.topology import rack_from_hostname
+from cloudagent.values import new_gossip_key
 from cloudagent.zookeeper import MAX_ID as MAX_ZK_ID
 
 try:

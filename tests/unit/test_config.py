@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudagent import config
+from cloudagent import config, values
 from cloudagent.endpoint import Endpoint
 from cloudagent.environ import Collector
 from cloudagent.errors import ConfigError
@@ -132,7 +132,7 @@ def test_secret_and_file_both_set() -> None:
 
 def test_resolv_conf_upstreams_skip_our_own_listener() -> None:
     text = "search x\nnameserver 127.0.0.1\nnameserver 10.0.0.2\nnameserver fe80::1%eth0\n"
-    assert config.resolv_conf_upstreams(text, Endpoint("127.0.0.1", 53)) == (
+    assert values.resolv_conf_upstreams(text, Endpoint("127.0.0.1", 53)) == (
         Endpoint("10.0.0.2", 53),
         Endpoint("fe80::1", 53),
     )
@@ -141,7 +141,7 @@ def test_resolv_conf_upstreams_skip_our_own_listener() -> None:
 @pytest.mark.parametrize("text", ["[::1", "host:", ":53", "a:b:c:d]"])
 def test_bad_endpoints(text: str) -> None:
     with pytest.raises(ValueError):
-        config.parse_endpoint(text)
+        values.parse_endpoint(text)
 
 
 def test_generated_rpc_token_is_read_from_the_state_dir(tmp_path: Path) -> None:
@@ -162,9 +162,9 @@ def test_generated_rpc_token_is_read_from_the_state_dir(tmp_path: Path) -> None:
 
 
 def test_new_gossip_keys_are_valid_and_differ() -> None:
-    first, second = config.new_gossip_key(), config.new_gossip_key()
+    first, second = values.new_gossip_key(), values.new_gossip_key()
     assert first != second
-    assert config.encrypt_key(first.reveal()) == first
+    assert values.encrypt_key(first.reveal()) == first
 
 
 def problems_of(env: dict[str, str], **kwargs: object) -> list[str]:

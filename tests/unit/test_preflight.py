@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudagent import config, preflight
+from cloudagent import config, preflight, values
 from cloudagent.cli import main
 from cloudagent.endpoint import Endpoint
 from cloudagent.errors import ExitStatus
@@ -36,7 +36,7 @@ def environment(state_dir: Path, **extra: str) -> dict[str, str]:
 def held(tmp_path: Path) -> Iterator[tuple[dict[str, str], socket.socket]]:
     """An environment whose serf RPC port this test process holds (listening TCP)."""
     env = environment(tmp_path)
-    rpc = config.parse_endpoint(env["CLOUDAGENT_SERF_RPC"])
+    rpc = values.parse_endpoint(env["CLOUDAGENT_SERF_RPC"])
     with socket.socket() as sock:
         sock.bind((rpc.host, rpc.port))
         sock.listen()
@@ -59,7 +59,7 @@ def test_a_taken_port_names_its_holder(held: tuple[dict[str, str], socket.socket
 
 def test_a_taken_udp_port_is_found(tmp_path: Path) -> None:
     env = environment(tmp_path)
-    dns = config.parse_endpoint(env["CLOUDAGENT_DNS_LISTEN"])
+    dns = values.parse_endpoint(env["CLOUDAGENT_DNS_LISTEN"])
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((dns.host, dns.port))
         (problem,) = preflight.check(config.load(env))

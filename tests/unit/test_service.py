@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cloudagent.errors import ConfigError
-from cloudagent.service import ServiceSettings, child_environment, load_service
+from cloudagent.workload import ServiceSettings, child_environment, load_service
 
 
 def test_command_is_split_like_a_shell_but_never_run_by_one() -> None:

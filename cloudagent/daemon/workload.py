@@ -17,7 +17,7 @@ from cloudagent.config import Config
 from cloudagent.daemon.supervise import Child
 from cloudagent.files import ManagedFile, read_text
 from cloudagent.members import Membership
-from cloudagent.service import ServiceSettings, child_environment
+from cloudagent.workload import ServiceSettings, child_environment
 from cloudagent.zookeeper import TAG, Ensemble, myid_text, servers_in
 
 log = logging.getLogger(__name__)
