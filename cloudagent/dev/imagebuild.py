@@ -1,9 +1,14 @@
 """``make image``: build the cloudagent image with or without a reachable image registry.
 
 The base image is, in order: BASE_IMAGE when present locally or pullable; else a local base
-made with debootstrap from this machine's own Debian mirror (read from its apt sources at run
-time) and ``docker import``. Our package goes in from a wheelhouse built on the host, so the
-image build needs no Python index.
+made with debootstrap (minbase) from this machine's own Debian mirror (read from its apt sources
+at run time), slimmed like Debian's own slim images (no apt lists or caches, docs, man pages,
+locales) and ``docker import``-ed as one layer. Our package and its dependencies are installed
+on the host with this machine's pip into a directory the image copies (no pip, setuptools or
+wheel in the image), so the image build needs no Python index.
+
+A rebuild removes the image the tag named before (unless something still uses it), so
+repeated builds leave no ``<none>`` images behind.
 """
 
 from __future__ import annotations
@@ -101,6 +106,59 @@ def _have_image(name: str) -> bool:
     return inspect.returncode == 0
 
 
+# dpkg and apt settings of the slim base, so later installs (the agent's packages, a variant's)
+# stay slim too: dpkg skips docs (but not copyright files), man pages, info and translations
+# (dpkg.cfg(5) path-exclude/path-include); apt keeps no package caches and no .debs
+# (apt.conf(5) Dir::Cache::pkgcache, APT::Keep-Downloaded-Packages) and fetches no translations.
+DPKG_SLIM = """\
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/locale/*
+"""
+APT_SLIM = """\
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT::Keep-Downloaded-Packages "false";
+Acquire::Languages "none";
+"""
+# Bump when the base recipe changes: a machine then makes the new base instead of reusing one.
+BASE_RECIPE = "slim1"
+
+
+def slim_rootfs(rootfs: Path) -> None:
+    """Remove from a debootstrap tree what a container never reads, and keep it that way."""
+    (rootfs / "etc/dpkg/dpkg.cfg.d/cloudagent-slim").write_text(DPKG_SLIM)
+    (rootfs / "etc/apt/apt.conf.d/00cloudagent-slim").write_text(APT_SLIM)
+    for pattern in (
+        "var/lib/apt/lists/*",
+        "var/cache/apt/*.bin",
+        "var/cache/apt/archives/*.deb",
+        "var/log/*.log",
+        "var/log/apt/*",
+        "usr/share/man/*",
+        "usr/share/info/*",
+        "usr/share/groff/*",
+        "usr/share/lintian/*",
+        "usr/share/locale/*",
+    ):
+        for path in rootfs.glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    for doc in (rootfs / "usr/share/doc").glob("*/*"):
+        if doc.name != "copyright" and (doc.is_file() or doc.is_symlink()):
+            doc.unlink()
+        elif doc.is_dir():
+            shutil.rmtree(doc)
+    # Java's postinst registers man pages with update-alternatives, which needs the directory.
+    (rootfs / "usr/share/man/man1").mkdir(parents=True, exist_ok=True)
+
+
 def base_image(requested: str | None) -> str:
     """A base image present locally: the requested one, or a debootstrap-made one."""
     wanted = requested or DEFAULT_BASE
@@ -113,7 +171,7 @@ def base_image(requested: str | None) -> str:
         if requested:
             raise CloudagentError(f"BASE_IMAGE {requested} is neither local nor pullable") from None
     codename = host_codename(Path("/etc/os-release").read_text())
-    local = f"cloudagent-base:{codename}"
+    local = f"cloudagent-base:{codename}-{BASE_RECIPE}"
     if _have_image(local):
         return local
     if shutil.which("debootstrap") is None:
@@ -127,16 +185,74 @@ def base_image(requested: str | None) -> str:
             ["debootstrap", "--variant=minbase", codename, rootfs, mirror],
             stdout=subprocess.DEVNULL,
         )
+        slim_rootfs(Path(rootfs))
         tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
         _run(["docker", "import", "--change", 'CMD ["/bin/bash"]', "-", local], stdin=tar.stdout)
         tar.wait()
     return local
 
 
-def wheelhouse(target: Path) -> None:
-    """Wheels of cloudagent and its dependencies, built with this machine's pip."""
+# Where the image keeps our package: a venv without pip whose .pth points at SITE.
+PREFIX = "/opt/cloudagent"
+SITE = f"{PREFIX}/site"
+
+
+def install_tree(target: Path) -> None:
+    """cloudagent and its dependencies installed with this machine's pip into ``target``:
+    ``site`` (the packages, byte-compiled for the image's path) and ``bin`` (entry points
+    whose interpreter is the image's venv)."""
     shutil.rmtree(target, ignore_errors=True)
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(target), str(ROOT)])
+    wheels, site = target / "wheels", target / "site"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    _run([*pip, "wheel", "--quiet", "--wheel-dir", str(wheels), str(ROOT)])
+    _run(
+        [
+            *pip,
+            *("install", "--quiet", "--no-index", "--find-links", str(wheels)),
+            *("--no-compile", "--target", str(site), "cloudagent"),
+        ]
+    )
+    shutil.rmtree(wheels)
+    # unchecked-hash: the image's files never change, so Python loads these without reading
+    # and hashing the source on every start (PEP 552); -d names the image's path in tracebacks.
+    _run(
+        [
+            *(sys.executable, "-m", "compileall", "-q", "-j", "0", "-d", SITE),
+            *("--invalidation-mode", "unchecked-hash", str(site)),
+        ]
+    )
+    (target / "bin").mkdir()
+    for script in sorted((site / "bin").iterdir()):
+        lines = script.read_text().splitlines(keepends=True)
+        lines[0] = f"#!{PREFIX}/bin/python3\n"
+        (target / "bin" / script.name).write_text("".join(lines))
+        (target / "bin" / script.name).chmod(0o755)
+    shutil.rmtree(site / "bin")
+
+
+def _image_id(name: str) -> str | None:
+    inspect = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", name],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    return inspect.stdout.strip() if inspect.returncode == 0 else None
+
+
+def drop_replaced(tag: str, previous: str | None) -> None:
+    """Remove the image ``tag`` named before a rebuild, so rebuilds leave no ``<none>`` images.
+
+    Docker refuses when a container or another tag still uses it (or a variant is built on it;
+    rebuilding the variant then removes both): that is reported, never forced."""
+    if previous is None or previous == _image_id(tag):
+        return
+    done = subprocess.run(
+        ["docker", "image", "rm", previous], check=False, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "in use"
+        print(f"kept the previous {tag} ({previous[7:19]}): {reason}", flush=True)
 
 
 def build(tag: str = DEFAULT_TAG, base: str | None = None) -> str:
@@ -144,8 +260,9 @@ def build(tag: str = DEFAULT_TAG, base: str | None = None) -> str:
     if shutil.which("docker") is None:
         raise CloudagentError("docker is not installed")
     chosen = base_image(base)
+    previous = _image_id(tag)
     with tempfile.TemporaryDirectory(prefix="cloudagent-image-") as context:
-        wheelhouse(Path(context) / "wheelhouse")
+        install_tree(Path(context) / "cloudagent")
         shutil.copy(ROOT / "images" / "Dockerfile", Path(context) / "Dockerfile")
         _run(
             [
@@ -161,6 +278,7 @@ def build(tag: str = DEFAULT_TAG, base: str | None = None) -> str:
             ],
             stdout=subprocess.DEVNULL,
         )
+    drop_replaced(tag, previous)
     print(f"built {tag} on {chosen}", flush=True)
     return tag
 
@@ -176,6 +294,7 @@ def build_variant(variant: str, tag: str | None = None, agent: str = DEFAULT_TAG
     if not _have_image(agent):
         raise CloudagentError(f"agent image {agent} not found; build it first with 'make image'")
     dockerfile = ROOT / "images" / variant / "Dockerfile"
+    previous = _image_id(tag)
     with tempfile.TemporaryDirectory(prefix=f"cloudagent-{variant}-") as context:
         shutil.copy(dockerfile, Path(context) / "Dockerfile")
         _run(
@@ -192,6 +311,7 @@ def build_variant(variant: str, tag: str | None = None, agent: str = DEFAULT_TAG
             ],
             stdout=subprocess.DEVNULL,
         )
+    drop_replaced(tag, previous)
     print(f"built {tag} on {agent}", flush=True)
     return tag
 
