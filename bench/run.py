@@ -22,10 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import containers as container_bench
 from bench import report, scenarios
 from bench.nodes import Baseline, Cloudagent, System
 from bench.probe import Sweeper
 from bench.simulated import simulated
+from cloudagent.dev import imagebuild
 from cloudagent.dev.localcluster import require_programs
 
 
@@ -123,7 +125,42 @@ def _simulated(args: argparse.Namespace, base: Path) -> dict[str, Any]:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def _containers(args: argparse.Namespace) -> dict[str, Any]:
+    """The image (built from this tree) and container start -> served; never skipped silently."""
+    if args.containers <= 0:
+        say("containers: SKIPPED (--containers 0)")
+        return {"image": {}, "containers": {"skipped": "--containers 0"}}
+    reason = container_bench.unavailable()
+    if reason:
+        say(f"containers: SKIPPED: {reason}")
+        return {"image": {}, "containers": {"skipped": reason}}
+    say(f"image: building {args.container_image} from this tree")
+    imagebuild.build(args.container_image)
+    image = container_bench.image_facts(args.container_image)
+    say(f"image: {image['mb']:.0f} MB")
+    measured = container_bench.containers(
+        args.container_image, args.containers, args.trials, args.container_prefix, say
+    )
+    return {"image": image, "containers": measured}
+
+
+# The parts of a results file that a partial run (e.g. --sizes '' --sim-sizes '') measures.
+PARTS = ("render_reload", "simulated", "image", "containers", "sizes")
+
+
+def merge(result: dict[str, Any], later: dict[str, Any]) -> None:
+    """Put ``later``'s measured parts into ``result``, with a note naming its file and load."""
+    taken = [part for part in PARTS if later.get(part)]
+    for part in taken:
+        result[part] = later[part]
+    load = " to ".join(f"{x:.0f}" for x in later.get("load", [])) or "not recorded"
+    result.setdefault("notes", []).append(
+        f"* {', '.join(taken) or 'nothing'}: from `bench/results/{later['file']}` "
+        f"(another run; 1-min load average {load} on this shared machine)."
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
     parser.add_argument(
         "--sizes", default="10,50,100", help="comma-separated N (default 10,50,100)"
@@ -153,6 +190,21 @@ def main(argv: list[str] | None = None) -> int:
         default=150,
         help="nodes live in 127.NET.200-255.x (distinct NETs let runs share a machine)",
     )
+    parser.add_argument(
+        "--containers",
+        type=int,
+        default=10,
+        help="container start -> served at this many containers of our image (0: skip; "
+        "needs root and a Docker engine, else skipped with the reason in the report)",
+    )
+    parser.add_argument(
+        "--container-image", default="cloudagent:bench", help="tag the bench builds and runs"
+    )
+    parser.add_argument(
+        "--container-prefix",
+        default=f"bench{os.getpid()}-c",
+        help="name prefix and label of the bench's containers and network (always removed)",
+    )
     parser.add_argument("--results", type=Path, default=report.ROOT / "bench" / "results")
     parser.add_argument(
         "--docs",
@@ -163,18 +215,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report",
         type=Path,
+        action="append",
         metavar="RESULTS.json",
-        help="only regenerate the docs from a results file",
+        help="only regenerate the docs from a results file; repeated: the later files' "
+        "measured parts replace the first's, and the docs say which came from where",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.report:
-        saved: dict[str, Any] = json.loads(args.report.read_text())
-        report.write(saved, args.report.parent, args.docs)
-        say(f"docs regenerated from {args.report}")
+        saved: dict[str, Any] = json.loads(args.report[0].read_text())
+        for later in args.report[1:]:
+            merge(saved, json.loads(later.read_text()))
+        report.write(saved, args.report[0].parent, args.docs, save=False)
+        say(f"docs regenerated from {', '.join(map(str, args.report))}")
         return 0
     require_programs()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    if (
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if sizes and (
         len(sizes) * (len(args.profiles.split(",")) + 1) > 50
         or max(sizes) + max(sizes) // 2 + args.trials + 1 > 240
     ):
@@ -185,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "file": f"{datetime.date.today().isoformat()}-{socket.gethostname()}.json",
         "machine": machine(),
+        "load": [os.getloadavg()[0]],  # 1-min load average at the start and at the end
         "args": {k: str(v) for k, v in vars(args).items()},
         "grace": args.grace,
         "sizes": {},
@@ -199,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             [int(s) for s in args.render_sizes.split(",") if s],
             listen=f"127.{args.net}.199.1",
         )
+        result.update(_containers(args))
         result["simulated"] = _simulated(args, base)
         profiles = [p for p in args.profiles.split(",") if p]
         runs = [(kind, profiles[0]) for kind in args.systems.split(",")]
@@ -220,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             result["sizes"][str(n)] = per
     finally:
         shutil.rmtree(base, ignore_errors=True)
+    result["load"].append(os.getloadavg()[0])
     path = report.write(result, args.results, None if str(args.docs) == "-" else args.docs)
     say(f"results: {path}")
     for name, limit, value, met in report.verdicts(result):

@@ -299,6 +299,23 @@ class Launcher:
         key_file: Path | None,
         ensemble: int,
     ) -> None:
+        self.create(spec, index, join, key_file, ensemble).start()
+        role = "server" if index == 1 else "agent"
+        joining = f", joining {join}" if join else ""
+        self.say(f"started {spec.prefix}{index}.{spec.domain} ({role}, rack {spec.rack}){joining}")
+
+    def create(
+        self,
+        spec: ClusterSpec,
+        index: int,
+        join: str | None,
+        key_file: Path | None,
+        ensemble: int,
+    ) -> Container:
+        """Node ``index`` of the cluster, created (not started): the benchmark times its start.
+
+        ``spec.rack`` should be set (``rack``); ``key_file`` is ``key_file(spec.prefix)`` or
+        None for open gossip."""
         role = "server" if index == 1 else "agent"
         name = f"{spec.prefix}{index}"
         env = {
@@ -316,7 +333,7 @@ class Launcher:
             volumes[str(key_file)] = {"bind": KEY_IN_CONTAINER, "mode": "ro"}
             env["SERF_ENCRYPT_KEY_FILE"] = KEY_IN_CONTAINER
         gossip = "open" if key_file is None else "encrypted"
-        self.client.containers.run(
+        return self.client.containers.create(
             spec.image,
             command=[role],
             name=name,
@@ -334,8 +351,6 @@ class Launcher:
             },
             stop_signal="SIGTERM",
         )
-        joining = f", joining {join}" if join else ""
-        self.say(f"started {name}.{spec.domain} ({role}, rack {spec.rack}){joining}")
 
     def down(self, prefix: str | None = None) -> tuple[int, int]:
         """Stop and remove the cluster's containers and network; returns how many of each."""

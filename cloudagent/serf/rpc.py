@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -122,13 +123,21 @@ class SerfRPC:
 
     @classmethod
     async def connect(
-        cls, endpoint: Endpoint, auth: Secret | None = None, timeout: float = 10.0
+        cls,
+        endpoint: Endpoint,
+        auth: Secret | None = None,
+        timeout: float = 10.0,
+        sock: socket.socket | None = None,
     ) -> SerfRPC:
-        """Connect, handshake and authenticate."""
+        """Connect, handshake and authenticate. ``sock``: a socket already connected to
+        ``endpoint`` (the benchmark makes one inside a container's network namespace)."""
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(endpoint.host, endpoint.port), timeout
+            opening = (
+                asyncio.open_connection(sock=sock)
+                if sock is not None
+                else asyncio.open_connection(endpoint.host, endpoint.port)
             )
+            reader, writer = await asyncio.wait_for(opening, timeout)
         except (OSError, TimeoutError) as exc:
             raise SerfConnectionError(f"cannot reach serf RPC at {endpoint}: {exc}") from exc
         client = cls(reader, writer, timeout)

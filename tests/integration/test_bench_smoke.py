@@ -28,6 +28,9 @@ def test_bench_smoke(tmp_path: Path) -> None:
             "300",
             "--sim-duration",
             "3",
+            # Container start -> served has its own smoke test in tests/e2e.
+            "--containers",
+            "0",
             "--results",
             str(tmp_path),
             "--docs",
