@@ -40,6 +40,9 @@ from cloudagent.serf.rpc import SerfError, SerfRPC
 RPC = Endpoint("127.0.0.1", 7373)
 RPC_AUTH_FILE = Path("var/lib/cloudagent") / RPC_TOKEN_FILE  # in the image's state dir
 CLONE_NEWNET = 0x40000000
+# Before each start: Serf's coalesced events of the last change (1-3 s) and the agent's pacing
+# (back to acting at once after 3 s without a write) have passed, as in the loopback trials.
+QUIET = 5.0
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -198,7 +201,15 @@ async def trial(
             f"(own {own}, serf {floor}, dns {answered})"
         )
     b, c = max(t for t in floor if t), max(t for t in answered if t)
-    return {"start_call": started, "a": own, "b": b, "c": c, "c_minus_b": c - b}
+    return {
+        "start_call": started,
+        "a": own,
+        "b": b,
+        "c": c,
+        "c_minus_b": c - b,
+        "b_each": floor,  # per observer, in the order of ``others``
+        "c_each": answered,
+    }
 
 
 def containers(
@@ -216,6 +227,7 @@ def containers(
         runs = []
         for n in range(trials):
             index = count + n
+            time.sleep(QUIET)
             runs.append(asyncio.run(trial(launcher, spec, index, pids)))
             say(
                 "containers: start -> (a) {a:.3f}s (b) {b:.3f}s (c) {c:.3f}s "
