@@ -72,7 +72,9 @@ test: sysdeps dockerd venv lint typecheck
 	$(BIN)/pytest -q
 
 # Benchmarks are not tests: `make test` never runs them. BENCH_ARGS="--sizes 10 --trials 2".
-bench: sysdeps venv
+# Container start -> served builds cloudagent:bench and starts 10 containers (root and Docker;
+# without them it is skipped and the report says why; --containers 0 skips it on purpose).
+bench: sysdeps dockerd venv
 	$(BIN)/pip install -q '.[bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
