@@ -255,6 +255,13 @@ def drop_replaced(tag: str, previous: str | None) -> None:
         print(f"kept the previous {tag} ({previous[7:19]}): {reason}", flush=True)
 
 
+def _docker_build(context: Path, *, base: str, tag: str) -> None:
+    """``docker build`` of ``context`` on ``base`` as ``tag`` (host network: apt reaches the
+    machine's own mirror as the host does)."""
+    argv = ["docker", "build", "--network", "host", "--build-arg", f"BASE_IMAGE={base}"]
+    _run([*argv, "--tag", tag, str(context)], stdout=subprocess.DEVNULL)
+
+
 def build(tag: str = DEFAULT_TAG, base: str | None = None) -> str:
     """Build the image; returns its tag."""
     if shutil.which("docker") is None:
@@ -264,20 +271,7 @@ def build(tag: str = DEFAULT_TAG, base: str | None = None) -> str:
     with tempfile.TemporaryDirectory(prefix="cloudagent-image-") as context:
         install_tree(Path(context) / "cloudagent")
         shutil.copy(ROOT / "images" / "Dockerfile", Path(context) / "Dockerfile")
-        _run(
-            [
-                "docker",
-                "build",
-                "--network",
-                "host",
-                "--build-arg",
-                f"BASE_IMAGE={chosen}",
-                "--tag",
-                tag,
-                context,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
+        _docker_build(Path(context), base=chosen, tag=tag)
     drop_replaced(tag, previous)
     print(f"built {tag} on {chosen}", flush=True)
     return tag
@@ -297,20 +291,7 @@ def build_variant(variant: str, tag: str | None = None, agent: str = DEFAULT_TAG
     previous = _image_id(tag)
     with tempfile.TemporaryDirectory(prefix=f"cloudagent-{variant}-") as context:
         shutil.copy(dockerfile, Path(context) / "Dockerfile")
-        _run(
-            [
-                "docker",
-                "build",
-                "--network",
-                "host",
-                "--build-arg",
-                f"BASE_IMAGE={agent}",
-                "--tag",
-                tag,
-                context,
-            ],
-            stdout=subprocess.DEVNULL,
-        )
+        _docker_build(Path(context), base=agent, tag=tag)
     drop_replaced(tag, previous)
     print(f"built {tag} on {agent}", flush=True)
     return tag
