@@ -159,19 +159,30 @@ class Reconciler:
     def step(self, raw_members: Iterable[Mapping[str, object]], now: float) -> Cycle:
         """Decide the hosts file for the membership Serf reports at wall-clock time ``now``."""
         raws = list(raw_members)
-        known = {entry.get("Name") for entry in raws}
-        raws += [
-            member.as_rpc(name)
-            for name, member in self.remembered.items()
-            if name not in known and member.address is not None and member.since + self.grace > now
-        ]
+        # Both remembering steps cost a pass over the members only while some member is
+        # failed: a healthy cluster's cycle stays proportional to its changes.
+        if self.remembered:
+            known = {entry.get("Name") for entry in raws}
+            raws += [
+                member.as_rpc(name)
+                for name, member in self.remembered.items()
+                if name not in known
+                and member.address is not None
+                and member.since + self.grace > now
+            ]
         cycle = self._step(raws, now)
-        self._remember(raws)
+        if self.failed_since or self.remembered:
+            self._remember(raws)
         return cycle
 
     def _remember(self, raws: Iterable[Raw]) -> None:
         """Keep where each failed member was, so a restart serves it for the rest of its grace."""
-        by_name = {raw.get("Name"): raw for raw in raws}
+        view = self._view
+        by_name: Mapping[str, Raw] = (
+            view.raws
+            if view is not None
+            else {name: raw for raw in raws if isinstance(name := raw.get("Name"), str)}
+        )
         remembered: dict[str, FailedMember] = {}
         for name, since in self.failed_since.items():
             raw = by_name.get(name)
