@@ -13,6 +13,7 @@ from typing import Any
 from cloudagent.daemon.status import read_status
 from cloudagent.dev.localcluster import LocalCluster, LocalNode
 from cloudagent.dns.query import DNSError
+from tests.nodecli import cli
 
 
 def expected(nodes: list[LocalNode]) -> dict[str, str]:
@@ -26,18 +27,6 @@ def serves(observer: LocalNode, nodes: list[LocalNode]) -> bool:
         return all(observer.dns.addresses(n.fqdn) == [n.address] for n in nodes)
     except DNSError:
         return False
-
-
-def cli(node: LocalNode, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``cloudagent ARGS`` against this node, as an operator on the node would."""
-    return subprocess.run(
-        [sys.executable, "-m", "cloudagent", *args],
-        env=node.env_for_cli(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
 
 
 def alive_at(observer: LocalNode, node: LocalNode) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.server
 import io
-import json
 import shutil
 import signal
 import subprocess
@@ -19,31 +18,21 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
 from cloudagent.ambari.client import AmbariClient
 from cloudagent.cli import main
-from cloudagent.dev.localcluster import LocalCluster, LocalNode, require_programs, wait_for
+from cloudagent.dev.localcluster import LocalCluster, require_programs, wait_for
 from cloudagent.secret import Secret
 from tests.faults.conftest import ROWS, Prober, Row
 from tests.faults.helpers import expected, log_text, serves
 from tests.integration.conftest import unique_subnet
+from tests.nodecli import status
 
 AMBARI = {"BLUEPRINT": "multi-node-hdfs-yarn", "CLUSTER_NAME": "ft", "EXPECTED_HOST_COUNT": "2",
           "AMBARI_SERVER_COMMAND": "", "AMBARI_POLL": "0.5"}  # fmt: skip
-
-
-def status(node: LocalNode) -> dict[str, Any]:
-    out = io.StringIO()
-    main(["status", "--json"], environ=node.env_for_cli(), stdout=out, stderr=io.StringIO())
-    try:
-        result: dict[str, Any] = json.loads(out.getvalue())
-    except ValueError:
-        return {}
-    return result
 
 
 class Garbage(http.server.BaseHTTPRequestHandler):

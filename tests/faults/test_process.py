@@ -14,13 +14,13 @@ from cloudagent.dev.localcluster import LocalCluster, wait_for
 from tests.faults.conftest import Prober, Row
 from tests.faults.helpers import (
     alive_at,
-    cli,
     expected,
     log_text,
     serves,
     since,
     start_in_own_group,
 )
+from tests.nodecli import cli
 
 
 def test_sigkill_dnsmasq(fault_cluster: LocalCluster, row: Row) -> None:

@@ -23,7 +23,7 @@ from cloudagent.dev.localcluster import LocalCluster, LocalNode, wait_for
 from cloudagent.secret import Secret
 from cloudagent.serf.rpc import SerfRPC
 from tests.integration.conftest import MakeCluster, unique_subnet
-from tests.integration.test_provisioning import status
+from tests.nodecli import status
 
 GRACE = 3.0
 AMBARI = {"BLUEPRINT": "multi-node-hdfs-yarn", "CLUSTER_NAME": "it", "AMBARI_SERVER_COMMAND": ""}

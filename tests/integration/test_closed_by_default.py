@@ -9,21 +9,11 @@ import sys
 import time
 from collections.abc import Callable
 
-from cloudagent.dev.localcluster import LocalCluster, LocalNode, wait_for
+from cloudagent.dev.localcluster import LocalCluster, wait_for
 from tests.integration.conftest import MakeCluster
+from tests.nodecli import cli
 
 KEY = "cg8StVXbQJ0gPvMd9o7yrg=="
-
-
-def cli(node: LocalNode, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cloudagent", *args],
-        env=node.env_for_cli(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
 
 
 def test_rpc_needs_the_generated_token(make_cluster: MakeCluster) -> None:

@@ -3,32 +3,19 @@ emulated agents that resolve through each node's own dnsmasq."""
 
 from __future__ import annotations
 
-import io
-import json
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from cloudagent.ambari.agentconf import DEFAULT_INI
 from cloudagent.ambari.client import AmbariClient
-from cloudagent.cli import main
 from cloudagent.dev.localcluster import LocalCluster, LocalNode, wait_for
 from cloudagent.secret import Secret
 from tests.integration.conftest import MakeCluster, unique_subnet
-
-
-def status(node: LocalNode) -> dict[str, Any]:
-    out = io.StringIO()
-    main(["status", "--json"], environ=node.env_for_cli(), stdout=out, stderr=io.StringIO())
-    try:
-        result: dict[str, Any] = json.loads(out.getvalue())
-    except ValueError:
-        return {}
-    return result
+from tests.nodecli import status
 
 
 def phase_is(node: LocalNode, *phases: str) -> bool:
