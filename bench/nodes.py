@@ -94,14 +94,9 @@ class System:
     def start(self, index: int, join: int | None) -> Node:
         raise NotImplementedError
 
-    def start_serf(self, index: int, join: int) -> Node:
-        """A bare ``serf agent`` joining the cluster: a storm's joiner. The observers are what
-        the storm tests, so a joiner needs no DNS of its own, and the storm lasts as long as
-        Serf takes, not as long as many Python starts on a few cores."""
-        node = self.node(index)
-        node.bare = True
-        node.dir.mkdir(parents=True, exist_ok=True)
-        argv = [
+    def _serf_argv(self, node: Node) -> list[str]:
+        """A bare ``serf agent`` for ``node`` (the storm's joiners, the baseline's nodes)."""
+        return [
             "serf",
             "agent",
             "-node",
@@ -114,6 +109,17 @@ class System:
             "warn",
             "-profile",
             self.profile,
+        ]
+
+    def start_serf(self, index: int, join: int) -> Node:
+        """A bare ``serf agent`` joining the cluster: a storm's joiner. The observers are what
+        the storm tests, so a joiner needs no DNS of its own, and the storm lasts as long as
+        Serf takes, not as long as many Python starts on a few cores."""
+        node = self.node(index)
+        node.bare = True
+        node.dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            *self._serf_argv(node),
             "-retry-join",
             f"{self.node(join).address}:7946",
             "-retry-interval",
@@ -258,18 +264,7 @@ class Baseline(System):
         )
         (node.dir / "0hosts").write_text("")
         argv = [
-            "serf",
-            "agent",
-            "-node",
-            node.name,
-            "-bind",
-            f"{node.address}:7946",
-            "-rpc-addr",
-            f"{node.address}:7373",
-            "-log-level",
-            "warn",
-            "-profile",
-            self.profile,
+            *self._serf_argv(node),
             "-event-handler",
             f"member-join,member-leave,member-failed={handler}",
         ]
