@@ -173,6 +173,7 @@ class Cloudagent(System):
             CLOUDAGENT_SERF_BIND=f"{node.address}:7946",
             CLOUDAGENT_SERF_RPC=f"{node.address}:7373",
             CLOUDAGENT_DNS_LISTEN=f"{node.address}:{DNS_PORT}",
+            CLOUDAGENT_HTTP_LISTEN=f"{node.address}:8301",
             CLOUDAGENT_STATE_DIR=str(node.dir / "state"),
             CLOUDAGENT_LOG_LEVEL="INFO",
             CLOUDAGENT_SERF_PROFILE=self.profile,

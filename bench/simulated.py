@@ -61,6 +61,7 @@ def _start(base: Path, size: int, rate: float, net: int, grace: float) -> subpro
         CLOUDAGENT_SERF_BIND=f"{address}:7946",
         CLOUDAGENT_SERF_RPC=f"{address}:7373",
         CLOUDAGENT_DNS_LISTEN=f"{address}:{DNS_PORT}",
+        CLOUDAGENT_HTTP_LISTEN=f"{address}:8301",
         CLOUDAGENT_STATE_DIR=str(base / "state"),
         CLOUDAGENT_FAILED_GRACE=f"{grace:g}s",
         CLOUDAGENT_AMBARI="off",

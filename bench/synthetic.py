@@ -33,7 +33,9 @@ from typing import Any, TextIO
 
 import msgpack
 
-BODY_REQUESTS = frozenset({"handshake", "auth", "join", "stream", "monitor", "tags", "event"})
+BODY_REQUESTS = frozenset(
+    {"handshake", "auth", "join", "stream", "monitor", "tags", "event", "members-filtered"}
+)
 BODY_REPLIES = frozenset({"members", "members-filtered", "join"})
 BODY_REQUESTS_FILTER = "members-filtered"
 SELF_OCTET = 199
@@ -83,7 +85,7 @@ class Synthetic:
         self.serial = 0
         for _ in range(size):
             self._add()
-        self.streams: list[tuple[asyncio.StreamWriter, int]] = []
+        self.streams: list[tuple[asyncio.StreamWriter, int, str]] = []
         self.pending_events: list[tuple[str, dict[str, Any]]] = []
         self.stop = asyncio.Event()
 
@@ -148,7 +150,9 @@ class Synthetic:
             for kind, entry in events:
                 by_type.setdefault(kind, []).append(entry)
             for kind, entries in by_type.items():
-                for writer, seq in self.streams:
+                for writer, seq, types in self.streams:
+                    if not wants(types, kind):
+                        continue
                     writer.write(
                         msgpack.packb({"Seq": seq, "Error": ""})
                         + msgpack.packb({"Event": kind, "Members": entries})
@@ -192,7 +196,7 @@ class Synthetic:
         elif command in ("stream", "monitor"):
             writer.write(ok)
             if command == "stream":
-                self.streams.append((writer, seq))
+                self.streams.append((writer, seq, str((body or {}).get("Type", ""))))
         elif command == "tags":
             me = self.members[self.config["node_name"]]
             me["Tags"] = {**me["Tags"], **(body or {}).get("Tags", {})}
@@ -206,6 +210,20 @@ class Synthetic:
         else:
             writer.write(msgpack.packb({"Seq": seq, "Error": "Unsupported command"}))
         return authed
+
+
+def wants(types: str, kind: str) -> bool:
+    """Whether a stream subscribed to ``types`` (Serf's event filter: comma-separated
+    ``member-join``, ``member-*``, ``user:<name>``, ``query:<name>``, ``*``) gets ``kind``.
+
+    >>> wants("member-join,member-leave", "member-leave"), wants("query:doctor", "member-join")
+    (True, False)
+    """
+    for wanted in types.split(","):
+        wanted = wanted.strip()
+        if wanted in ("*", kind) or (wanted == "member-*" and kind.startswith("member-")):
+            return True
+    return False
 
 
 async def serve(config: dict[str, Any], journal: TextIO | None) -> None:
