@@ -119,7 +119,8 @@ class Arrivals:
                 for key, a in sorted(self.members.items())
             },
         }
-        return json.dumps(doc, indent=1) + "\n"
+        # Without ``indent``: json then uses its C encoder, ~5x faster at 10k members.
+        return json.dumps(doc, separators=(",", ":")) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Arrivals:

@@ -107,6 +107,14 @@ def table_rows(
     an address takes the rack of its PTR target (the entry's first name). Order follows the
     hosts file.
     """
+    members = tuple(members)
+    if not any(RACK_TAG in m.tags for m in members):  # the common case: one rack for all
+        plain: list[tuple[str, str]] = []
+        for entry in view.entries:
+            if entry.names:
+                plain.append((entry.address, DEFAULT_RACK))
+                plain += [(name, DEFAULT_RACK) for name in entry.names]
+        return plain, []
     # Members sorted by name, first one kept: the tie-break build_view uses for one FQDN.
     owners: dict[tuple[str, str], Member] = {}
     for m in sorted(members, key=lambda m: m.name):

@@ -10,6 +10,7 @@ from cloudagent.daemon.observe import Observability
 from cloudagent.daemon.servicedns import ServiceDns
 from cloudagent.daemon.state import load_text
 from cloudagent.daemon.topology import TopologyFile
+from cloudagent.arrivals import Arrivals
 from cloudagent.files import ManagedFile
 from cloudagent.reconcile import Cycle, Reconciler
 
@@ -37,12 +38,16 @@ class CycleFeed:
         self.observe = observe
         self.reconciler = reconciler
         self.arrivals = ManagedFile(arrivals, read=load_text)
+        self._saved: Arrivals | None = None
 
     def write_more(self, cycle: Cycle) -> bool:
         # Service names and SRV change in the same cycle (and reload) as the hosts they name.
         written = self.services.update(cycle.membership, cycle.view)
         self.topology.update(cycle.view, cycle.membership.members)
-        self.arrivals.write(self.reconciler.arrivals.to_json())
+        arrivals = self.reconciler.arrivals  # a value: a new one whenever it changes
+        if arrivals is not self._saved:
+            self.arrivals.write(arrivals.to_json())
+            self._saved = arrivals
         return written
 
     def done(self, cycle: Cycle, written: bool, seconds: float) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from cloudagent.dns.view import DnsView
 from cloudagent.members import Member, Status
-from cloudagent.services import AMBARI, offered
+from cloudagent.services import AMBARI, TAG, offered
 
 
 @dataclass(frozen=True, order=True)
@@ -68,11 +68,15 @@ def build_service_view(members: Iterable[Member], view: DnsView, domain: str) ->
     it; its SRV records still are). ``ambari`` names one server: an alive one first, then
     the first by name.
     """
+    # Most members offer nothing: look at the tags first, which costs far less than names.
+    offering = [m for m in members if TAG in m.tags or m.role == "server"]
+    if not offering:
+        return ServiceView()
     served = {name: entry.address for entry in view.entries for name in entry.names}
     notes: list[str] = []
     instances: list[Instance] = []
     servers: list[Member] = []
-    for m in members:
+    for m in offering:
         fqdn = m.fqdn(domain)
         if served.get(fqdn) != str(m.address):
             continue
