@@ -207,6 +207,7 @@ class Agent:
             ),
             on_join_problem=join_problem,
             on_membership=membership_changed,
+            offload=asyncio.to_thread,
         )
 
     @staticmethod

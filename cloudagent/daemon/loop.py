@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from cloudagent.backoff import Backoff
@@ -43,6 +43,14 @@ class TextSink(Protocol):
 
     def write(self, text: str) -> bool:
         """Write ``text`` if it changed; raise OSError when it cannot."""
+
+
+Offload = Callable[[Callable[[Cycle], bool], Cycle], Awaitable[bool]]
+
+
+async def inline(work: Callable[[Cycle], bool], cycle: Cycle) -> bool:
+    """Run ``work`` on the event loop (tests; the agent hands in ``asyncio.to_thread``)."""
+    return work(cycle)
 
 
 class CycleHooks(Protocol):
@@ -98,6 +106,7 @@ class MembershipLoop:
         tags: dict[str, str] | None = None,
         hooks: CycleHooks | None = None,
         on_join_problem: Callable[[str | None], None] | None = None,
+        offload: Offload | None = None,
     ) -> None:
         self.node_name = node_name
         self.join = list(join)
@@ -113,8 +122,16 @@ class MembershipLoop:
         self.tags: dict[str, str] = dict(tags or {})
         self.hooks: CycleHooks = hooks or NoHooks()
         self.on_join_problem = on_join_problem or (lambda problem: None)
+        self.offload: Offload = offload or inline
         self.rpc: SerfSession | None = None
         self.writes = 0
+        # Log-line changes the fast path applied, numbered: a full read that was asked for
+        # before one of them may predate it, so the change is applied again on top of it.
+        self._events = 0
+        self._applied: list[tuple[int, MemberEvent]] = []
+        self._deferred: list[MemberEvent] = []  # log-line changes waiting for the pacer
+        self._flusher: asyncio.Task[None] | None = None
+        self._hooks_cpu = 0.0  # CPU seconds the last cycle's hooks took (in their thread)
         self._session_started = clock.monotonic()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -238,12 +255,14 @@ class MembershipLoop:
                 timeout = min(timeout, deadline - self.clock.time())
             await self.clock.wait(self._wake, timeout)
             # Leading edge: an idle agent acts at once; a burst of changes is batched.
-            await self._sleep(self.pacer.wait())
+            await self._sleep(self.pacer.wait(reading=True))
             self._wake.clear()
             rpc = self.rpc
             if rpc is None or self._stop.is_set():
                 continue
             self.pacer.take()
+            began = self.clock.cpu()  # the agent's own work (this thread), not serf's
+            asked, self._hooks_cpu = self._events, 0.0
             try:
                 raw = await rpc.members()
             except SerfError as exc:
@@ -251,7 +270,8 @@ class MembershipLoop:
                 self.pacer.give_back()
                 continue
             try:
-                written, deadline = self.cycle(raw)
+                written, deadline = await self.cycle(raw, newer=self._newer(asked))
+                self.pacer.spent(self.clock.cpu() - began + self._hooks_cpu, reading=True)
             except OSError as exc:
                 self.hooks.failed(exc)
                 self.pacer.give_back()
@@ -276,18 +296,41 @@ class MembershipLoop:
                 self.pacer.give_back()
 
     def fast_path(self, event: MemberEvent) -> None:
-        """Apply the member a serf join/leave/failed log line names at once, if pacing allows
-        a write; the full read that the same line triggers confirms or corrects it.
+        """Apply the member a serf join/leave/failed log line names as soon as pacing allows
+        a write (at once when idle); the full read that the same line triggers confirms or
+        corrects it.
 
         Only DNS changes here: the line carries no tags or port, so the membership that
         /members, metrics, services and Ambari see waits for that full read."""
-        if self.rpc is None or self.pacer.wait() > 0:
-            return
-        cycle = self.reconciler.apply_event(event, self.clock.time())
+        if self.rpc is None:
+            return  # the read at the next session start sees everything
+        self._deferred.append(event)
+        if self.pacer.wait() <= 0:
+            self._apply_deferred()
+        elif self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._apply_when_paced())
+
+    async def _apply_when_paced(self) -> None:
+        while self._deferred and not self._stop.is_set():
+            await self._sleep(self.pacer.wait())
+            if self.pacer.wait() <= 0 and self.rpc is not None:
+                self._apply_deferred()
+
+    def _apply_deferred(self) -> None:
+        events, self._deferred = self._deferred, []
+        began = self.clock.cpu()
+        cycle: Cycle | None = None
+        for event in events:
+            applied = self.reconciler.apply_event(event, self.clock.time())
+            if applied is None:
+                continue
+            cycle = applied
+            self._events += 1
+            self._applied.append((self._events, event))
+            for problem in applied.new_problems:  # once: the full read will not repeat them
+                log.warning("%s", problem)
         if cycle is None:
             return
-        for problem in cycle.new_problems:  # reported once: the full read will not repeat them
-            log.warning("%s", problem)
         self.pacer.take()
         try:
             written = self.hosts.write(cycle.hosts_text)
@@ -299,7 +342,18 @@ class MembershipLoop:
             return
         self.writes += 1
         self.hosts.reload()
-        log.info("%s (serf's %s line for %s)", cycle.summary(True), event.kind, event.name)
+        # What the write costs: the agent's CPU, and dnsmasq reading the file again (the
+        # last reload's time stands for this one's, which has only just been asked for).
+        self.pacer.spent(self.clock.cpu() - began + self.hosts.reload_seconds)
+        lines = ", ".join(f"{e.kind} line for {e.name}" for e in events)
+        log.info("%s (serf's %s)", cycle.summary(True), lines)
+
+    def _write_more(self, cycle: Cycle) -> bool:
+        began = self.clock.cpu()  # the thread the hooks run in
+        try:
+            return self.hooks.write_more(cycle)
+        finally:
+            self._hooks_cpu = self.clock.cpu() - began
 
     def _settling(self, raw: list[dict[str, Any]]) -> bool:
         alone = all(m.get("Name") == self.node_name for m in raw)
@@ -309,8 +363,17 @@ class MembershipLoop:
             and self.clock.monotonic() - self._session_started < SETTLE_HOLD
         )
 
-    def cycle(self, raw: list[dict[str, Any]]) -> tuple[bool, float | None]:
+    def _newer(self, asked: int) -> list[MemberEvent]:
+        """The fast path's changes applied after a members read was asked for; the ones
+        before it are in Serf's reply (serf logs a change after making it)."""
+        self._applied = [(n, event) for n, event in self._applied if n > asked]
+        return [event for _, event in self._applied]
+
+    async def cycle(
+        self, raw: list[dict[str, Any]], newer: Sequence[MemberEvent] = ()
+    ) -> tuple[bool, float | None]:
         """One cycle from a members reply: (hosts written, when the next grace runs out).
+        ``newer``: log-line changes the reply may predate, applied again on top of it.
 
         Raises OSError when the state directory cannot be written.
         """
@@ -320,13 +383,22 @@ class MembershipLoop:
             return False, self.clock.time() + 1.0
         started = time.perf_counter()
         cycle = self.reconciler.step(raw, self.clock.time())
-        for problem in cycle.new_problems:
+        problems = cycle.new_problems
+        for event in newer:
+            again = self.reconciler.apply_event(event, self.clock.time())
+            if again is not None:
+                cycle = again
+                problems += again.new_problems
+        self.pacer.size(cycle.members_count)
+        for problem in problems:
             log.warning("%s", problem)
         if self.on_membership is not None:
             self.on_membership(cycle.membership)
         written = self.hosts.write(cycle.hosts_text)
         try:
-            written = self.hooks.write_more(cycle) or written
+            # What derives from the whole membership costs O(members): off the event loop,
+            # so that log lines keep being served by the fast path meanwhile.
+            written = await self.offload(self._write_more, cycle) or written
         finally:
             # A hosts file written must be reloaded even when writing the rest failed: the
             # next cycle sees it unchanged and would not reload it.

@@ -26,6 +26,9 @@ class Clock(Protocol):
     def monotonic(self) -> float:
         """Seconds for intervals."""
 
+    def cpu(self) -> float:
+        """Seconds of CPU the calling thread has used (what a cycle costs the agent)."""
+
     async def wait(self, event: asyncio.Event, timeout: float | None) -> bool:
         """Wait until ``event`` is set or ``timeout`` passes; True when it is set."""
 
@@ -40,6 +43,10 @@ class SystemClock:
     def monotonic(self) -> float:
         """Monotonic seconds."""
         return time.monotonic()
+
+    def cpu(self) -> float:
+        """The calling thread's CPU seconds."""
+        return time.thread_time()
 
     async def wait(self, event: asyncio.Event, timeout: float | None) -> bool:
         """Wait for ``event`` at most ``timeout`` seconds."""
@@ -95,6 +102,11 @@ class HostsSink(Protocol):
     def reload(self) -> None:
         """Make the DNS server read its files again."""
 
+    @property
+    def reload_seconds(self) -> float:
+        """How long the DNS server took to read the hosts file at the last reload (0.0
+        until known): its share of what a write costs."""
+
 
 class DnsmasqHosts:
     """The real sink: a ManagedFile that dnsmasq serves, reloaded with SIGHUP."""
@@ -115,3 +127,8 @@ class DnsmasqHosts:
     def reload(self) -> None:
         """SIGHUP dnsmasq (or as soon as it is ready)."""
         self.dnsmasq.reload()
+
+    @property
+    def reload_seconds(self) -> float:
+        """From the last SIGHUP to dnsmasq's line saying it read the hosts file."""
+        return self.dnsmasq.last_reload

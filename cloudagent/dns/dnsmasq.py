@@ -61,6 +61,7 @@ class Dnsmasq:
         self.hosts_file = hosts_file
         self.on_reload = on_reload  # seconds from SIGHUP to the hosts file read (metrics)
         self._hup_at: float | None = None
+        self.last_reload = 0.0  # the last SIGHUP's seconds until the hosts file was read
         self.child = Child(
             "dnsmasq",
             dnsmasq_argv(binary, conf_file),
@@ -81,8 +82,10 @@ class Dnsmasq:
         text = line.split(": ", 1)[-1] if line.startswith("dnsmasq[") else line
         read = _READ.search(text)
         if read and read.group("path") == str(self.hosts_file):
-            if self._hup_at is not None and self.on_reload is not None:
-                self.on_reload(time.monotonic() - self._hup_at)
+            if self._hup_at is not None:
+                self.last_reload = time.monotonic() - self._hup_at
+                if self.on_reload is not None:
+                    self.on_reload(self.last_reload)
             self._hup_at = None
             log.debug("%s", text)
             if not self._ready:

@@ -31,6 +31,9 @@ class FakeClock:
     def monotonic(self) -> float:
         return self.now
 
+    def cpu(self) -> float:
+        return 0.0  # virtual cycles cost nothing
+
     async def wait(self, event: asyncio.Event, timeout: float | None) -> bool:
         if event.is_set():
             return True
@@ -93,7 +96,10 @@ class FakeSession:
         if self.closed.is_set():
             raise SerfConnectionError("closed")
         self.serf.members_calls += 1
-        return [dict(m) for m in self.serf.members]
+        reply = [dict(m) for m in self.serf.members]
+        if self.serf.hold is not None:  # the reply is made now and arrives when released
+            await self.serf.hold.wait()
+        return reply
 
     async def join(self, addresses: Sequence[str], replay: bool = False) -> int:
         self.serf.joins.append((self.serf.clock.now, list(addresses)))
@@ -129,6 +135,7 @@ class FakeSerf:
         self.tags: dict[str, str] = {}
         self.left = False
         self.members_calls = 0
+        self.hold: asyncio.Event | None = None
 
     async def connect(self) -> FakeSession:
         self.connects.append(self.clock.now)
@@ -162,6 +169,8 @@ class FakeFile:
         self.text = text
         self.writes.append(text)
         return True
+
+    reload_seconds = 0.0
 
     def reload(self) -> None:
         self.reloads += 1

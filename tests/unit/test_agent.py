@@ -19,7 +19,7 @@ from cloudagent.daemon.status import Status, judge_status
 from cloudagent.daemon.supervise import ChildFatalError
 from cloudagent.daemon.tasks import TaskSupervisor
 from cloudagent.pacing import Pacer
-from cloudagent.reconcile import FailedMember, Reconciler
+from cloudagent.reconcile import FailedMember, MemberEvent, Reconciler
 from tests.unit.fake_daemon import FakeClock, FakeFile, FakeSerf, member, settle
 
 Run = Callable[[], Coroutine[Any, Any, None]]
@@ -279,3 +279,42 @@ async def test_tasks_that_end_during_shutdown_are_not_failures(
         await sup.cancel_all()
     assert not caplog.records
     assert health.tasks["loop"].state == "stopped" and health.tasks["loop"].failures == 0
+
+
+@in_loop
+async def test_a_members_reply_older_than_a_log_line_does_not_undo_its_change() -> None:
+    async with running(grace=60.0) as rig:
+        rig.serf.members.append(member("b", 2))
+        rig.loop.wake()
+        await rig.clock.advance(5.0)
+        assert "10.0.0.2 b.c.internal b" in rig.served()
+
+        rig.serf.hold = asyncio.Event()
+        rig.loop.wake()
+        await rig.clock.advance(0)  # the read is asked for: serf's reply still lists b alive
+        rig.serf.members[1] = member("b", 2, "left")
+        rig.loop.fast_path(MemberEvent("leave", "b", "10.0.0.2"))
+        assert "b.c.internal" not in rig.served()
+
+        rig.serf.hold.set()  # the older reply arrives after the log line
+        await rig.clock.advance(0)
+        assert "b.c.internal" not in rig.served()
+        rig.serf.hold = None
+        rig.loop.wake()
+        await rig.clock.advance(5.0)
+        assert "b.c.internal" not in rig.served()  # and the next read confirms it
+
+
+@in_loop
+async def test_a_log_line_held_by_the_pacer_is_applied_when_it_allows_without_a_read() -> None:
+    async with running(grace=60.0) as rig:
+        await rig.clock.advance(5.0)
+        reads = rig.serf.members_calls
+        for last, name in ((2, "b"), (3, "c"), (4, "d")):
+            rig.loop.fast_path(MemberEvent("join", name, f"10.0.0.{last}"))
+        served = rig.served()
+        assert "b.c.internal" in served and "c.c.internal" in served  # the bucket's two writes
+        assert "d.c.internal" not in served  # held: the bucket is empty
+        await rig.clock.advance(1.0)
+        assert "10.0.0.4 d.c.internal d" in rig.served()
+        assert rig.serf.members_calls == reads  # by the fast path, not by a full read

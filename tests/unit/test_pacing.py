@@ -1,7 +1,9 @@
 """Adaptive pacing: writes stretch apart while changes keep coming, within the latency budget,
 and the first change after a quiet spell is acted on at once."""
 
-from cloudagent.pacing import MAX_REFILL, Pacer
+import pytest
+
+from cloudagent.pacing import MAX_REFILL, READ_SHARE, Pacer
 
 
 class Clock:
@@ -71,9 +73,52 @@ def test_a_cycle_that_wrote_nothing_does_not_stretch_the_pace() -> None:
     clock = Clock()
     pacer = Pacer(clock=clock)
     pacer.take()
+    pacer.take()
     clock.now = 0.1
+    assert pacer.wait() > 0.0  # the bucket is empty: this change is held
+    clock.now = 1.0
     pacer.take()
     stretched = pacer.refill
     pacer.give_back()
     assert stretched > 1.0
     assert pacer.refill == 1.0
+
+
+def test_changes_within_the_budget_are_written_one_by_one_however_large_the_cluster() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.size(10_000)  # ten writes a second
+    changes = storm(30.0, every=0.1)
+    writes = simulate(pacer, clock, changes, until=31.0)
+    assert len(writes) == len(changes)
+    assert pacer.refill == 0.1
+
+
+def test_the_same_rate_is_a_storm_in_a_small_cluster() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.size(100)
+    changes = storm(4.0, every=0.08)  # N/2 joins in 4 s
+    writes = simulate(pacer, clock, changes, until=8.0)
+    assert len(writes) <= 10
+    assert max(min(w for w in writes if w >= c) - c for c in changes) <= MAX_REFILL + 0.02
+
+
+def test_an_expensive_write_holds_the_next_for_three_times_its_cost() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.size(50_000)
+    pacer.take()
+    pacer.spent(0.05)
+    assert pacer.wait() == pytest.approx(0.15)
+    clock.now = 0.151
+    assert pacer.wait() == 0.0
+
+
+def test_an_expensive_read_does_not_hold_the_fast_path() -> None:
+    clock = Clock()
+    pacer = Pacer(clock=clock)
+    pacer.take()
+    pacer.spent(0.3, reading=True)
+    assert pacer.wait() == 0.0  # a one-member write from a log line
+    assert pacer.wait(reading=True) == pytest.approx(0.3 * (1 / READ_SHARE - 1))  # next read
