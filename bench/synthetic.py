@@ -219,8 +219,8 @@ def wants(types: str, kind: str) -> bool:
     >>> wants("member-join,member-leave", "member-leave"), wants("query:doctor", "member-join")
     (True, False)
     """
-    for wanted in types.split(","):
-        wanted = wanted.strip()
+    for item in types.split(","):
+        wanted = item.strip()
         if wanted in ("*", kind) or (wanted == "member-*" and kind.startswith("member-")):
             return True
     return False

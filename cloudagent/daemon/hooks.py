@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cloudagent.arrivals import Arrivals
 from cloudagent.daemon.observe import Observability
 from cloudagent.daemon.servicedns import ServiceDns
 from cloudagent.daemon.state import load_text
 from cloudagent.daemon.topology import TopologyFile
-from cloudagent.arrivals import Arrivals
 from cloudagent.files import ManagedFile
 from cloudagent.reconcile import Cycle, Reconciler
 
