@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import containers
+from bench import containers, verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {
@@ -29,6 +29,7 @@ TARGETS = {
     "agent_idle_cpu_percent": 0.3,
     "image_mb": 200,  # checked in bench/containers.py with the next one
     "container_served_over_floor_ms": 100,
+    "local_join_p50_s": 0.5,
 }
 
 
@@ -67,119 +68,12 @@ def summarise_trials(trials: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _ms(value: float | None) -> str:
+def fmt_ms(value: float | None) -> str:
     return "–" if value is None else f"{1000 * value:.0f}"
 
 
-def _s(value: float | None) -> str:
+def fmt_s(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
-
-
-def verdicts(result: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
-    """(target, limit, measured, met) at the largest N."""
-    rows = containers.verdict_rows(result)
-    sizes = sorted(result["sizes"], key=int)
-    if not sizes:
-        return rows
-    big = result["sizes"][sizes[-1]]
-    ca, base = big.get("cloudagent", {}), big.get("baseline", {})
-    for scenario in ("join", "leave"):
-        over = ca.get(scenario, {}).get("over_floor", {})
-        for q, key in (
-            ("p50", f"{scenario}_p50_over_floor_ms"),
-            ("p99", f"{scenario}_p99_over_floor_ms"),
-        ):
-            value = over.get(q)
-            rows.append(
-                (
-                    f"{scenario} {q} − floor (N={sizes[-1]})",
-                    f"≤ {TARGETS[key]} ms",
-                    _ms(value),
-                    None if value is None else 1000 * value <= TARGETS[key],
-                )
-            )
-        a, b = (
-            ca.get(scenario, {}).get("dns", {}).get("p50"),
-            base.get(scenario, {}).get("dns", {}).get("p50"),
-        )
-        ratio = None if not a or not b else b / a
-        rows.append(
-            (
-                f"{scenario} p50 baseline ÷ cloudagent",
-                f"≥ {TARGETS[f'{scenario}_speedup_p50']}×",
-                "–" if ratio is None else f"{ratio:.1f}×",
-                None if ratio is None else ratio >= 3,
-            )
-        )
-    storm = ca.get("storm", {})
-    after = storm.get("after_floor")
-    rows.append(
-        (
-            "storm: resolvable everywhere after floor",
-            "≤ 2 s",
-            _s(after),
-            None if after is None else after <= 2.0,
-        )
-    )
-    writes = storm.get("writes_per_node") or []
-    worst = max(writes) if writes else None
-    rows.append(
-        (
-            "storm: renders per node (max)",
-            "≤ 10",
-            "–" if worst is None else str(worst),
-            None if worst is None else worst <= 10,
-        )
-    )
-    for size, label in (("10000", "10k"), ("50000", "50k")):
-        render = result.get("render_reload", {}).get(size, {}).get("total_ms", [])
-        median = pct(render, 50)
-        limit = TARGETS[f"render_reload_{label}_ms"]
-        rows.append(
-            (
-                f"render + reload of one change, {label} members (p50)",
-                f"≤ {limit} ms",
-                "–" if median is None else f"{median:.1f}",
-                None if median is None else median <= limit,
-            )
-        )
-    rows += _simulated_verdicts(result.get("simulated", {}))
-    steady = ca.get("steady", {}).get("cloudagent", {})
-    rss, cpu = max(steady.get("rss_mb") or [0]), pct(steady.get("cpu_percent") or [], 50)
-    rows.append(("agent RSS (max)", "≤ 35 MB", f"{rss:.1f}", rss <= 35 if rss else None))
-    rows.append(
-        (
-            "agent idle CPU (p50)",
-            "≤ 0.3 %",
-            "–" if cpu is None else f"{cpu:.2f}",
-            None if cpu is None else cpu <= 0.3,
-        )
-    )
-    return rows
-
-
-def _simulated_verdicts(sim: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
-    rows: list[tuple[str, str, str, bool | None]] = []
-    ten, fifty = sim.get("10000"), sim.get("50000")
-    if ten:
-        p99 = pct(ten["latency_s"], 99)
-        limit = TARGETS["sim_10k_p99_ms"]
-        rows.append(
-            (
-                "SIMULATED 10k, 10 changes/s: change → answered p99",
-                f"≤ {limit} ms",
-                _ms(p99),
-                None if p99 is None else 1000 * p99 <= limit,
-            )
-        )
-        cpu = ten["cpu_percent"]
-        limit = TARGETS["sim_10k_cpu_percent"]
-        rows.append(("SIMULATED 10k: agent CPU", f"≤ {limit} %", f"{cpu:.1f}", cpu <= limit))
-    if fifty:
-        rss = fifty["rss_max_mb"]
-        limit = TARGETS["sim_50k_rss_mb"]
-        rows.append(("SIMULATED 50k: agent RSS (max)", f"≤ {limit} MB", f"{rss:.1f}", rss <= limit))
-    return rows
 
 
 def _simulated_table(sim: dict[str, Any]) -> list[str]:
@@ -201,8 +95,8 @@ def _simulated_table(sim: dict[str, Any]) -> list[str]:
     for size, s in sim.items():
         lat = s["latency_s"]
         lines.append(
-            f"| {size} | {s['changes']} | {_ms(pct(lat, 50))} | {_ms(pct(lat, 99))} | "
-            f"{_ms(max(lat) if lat else None)} | {s['unanswered']} | {s['writes']} | "
+            f"| {size} | {s['changes']} | {fmt_ms(pct(lat, 50))} | {fmt_ms(pct(lat, 99))} | "
+            f"{fmt_ms(max(lat) if lat else None)} | {s['unanswered']} | {s['writes']} | "
             f"{s['cpu_percent']:.1f} | {s['rss_mb']:.1f} | {s['rss_max_mb']:.1f} | "
             f"{s['ready_s']:.1f} |"
         )
@@ -226,6 +120,7 @@ def plot(result: dict[str, Any], target: Path) -> None:
         for label, system, key, style in (
             ("Serf floor", "cloudagent", "floor", "k--"),
             ("cloudagent", "cloudagent", "dns", "b-o"),
+            ("cloudagent, serf profile local", "cloudagent-local", "dns", "g-^"),
             ("baseline (2014 design)", "baseline", "dns", "r-s"),
         ):
             xs, p50, p99 = [], [], []
@@ -279,7 +174,7 @@ def markdown(result: dict[str, Any], plot_name: str) -> str:
         "| target | limit | measured | met |",
         "|---|---|---|---|",
     ]
-    for name, limit, value, met in verdicts(result):
+    for name, limit, value, met in verdicts.verdicts(result):
         lines.append(
             f"| {name} | {limit} | {value} | {'–' if met is None else ('yes' if met else '**no**')} |"
         )
@@ -298,8 +193,8 @@ def markdown(result: dict[str, Any], plot_name: str) -> str:
                     continue
                 d, f, o = s["dns"], s["floor"], s["over_floor"]
                 lines.append(
-                    f"| {n} | {scenario} | {system} | {_s(f['p50'])} | {_s(d['p50'])} | {_s(d['p95'])} | "
-                    f"{_s(d['p99'])} | {_s(d['max'])} | {_ms(o['p50'])} ms | {_ms(o['p99'])} ms | {s['missing']} |"
+                    f"| {n} | {scenario} | {system} | {fmt_s(f['p50'])} | {fmt_s(d['p50'])} | {fmt_s(d['p95'])} | "
+                    f"{fmt_s(d['p99'])} | {fmt_s(d['max'])} | {fmt_ms(o['p50'])} ms | {fmt_ms(o['p99'])} ms | {s['missing']} |"
                 )
     lines += [
         "",
@@ -318,8 +213,8 @@ def markdown(result: dict[str, Any], plot_name: str) -> str:
             if not s:
                 continue
             lines.append(
-                f"| {n} | {system} | {s['nodes']} | {_s(s['floor_all'])} | {_s(s['converged'])} | "
-                f"{_s(s['after_floor'])} | {max(s['writes_per_node'] or [0])} | {_s(pct(s['cpu_per_agent'], 50))} |"
+                f"| {n} | {system} | {s['nodes']} | {fmt_s(s['floor_all'])} | {fmt_s(s['converged'])} | "
+                f"{fmt_s(s['after_floor'])} | {max(s['writes_per_node'] or [0])} | {fmt_s(pct(s['cpu_per_agent'], 50))} |"
             )
     lines += [
         "",

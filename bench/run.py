@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import containers as container_bench
-from bench import report, scenarios
+from bench import report, scenarios, verdicts
 from bench.nodes import Baseline, Cloudagent, System
 from bench.probe import Sweeper
 from bench.simulated import simulated
@@ -180,7 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sim-duration", type=float, default=30.0, help="churn seconds")
     parser.add_argument(
         "--profiles",
-        default="lan",
+        default="lan,local",
         help="serf timing profiles for cloudagent (lan,local: side by side; the first is the "
         "one the targets and the baseline use)",
     )
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     result["load"].append(os.getloadavg()[0])
     path = report.write(result, args.results, None if str(args.docs) == "-" else args.docs)
     say(f"results: {path}")
-    for name, limit, value, met in report.verdicts(result):
+    for name, limit, value, met in verdicts.verdicts(result):
         verdict = "" if met is None else ("ok" if met else "MISSED")
         say(f"  {name}: {value} (target {limit}) {verdict}")
     return 0
