@@ -255,12 +255,14 @@ class MembershipLoop:
                 timeout = min(timeout, deadline - self.clock.time())
             await self.clock.wait(self._wake, timeout)
             # Leading edge: an idle agent acts at once; a burst of changes is batched.
-            await self._sleep(self.pacer.wait(reading=True))
+            while (hold := self.pacer.wait(reading=True)) > 0 and not self._stop.is_set():
+                await self._sleep(hold)  # again: the fast path may have taken the token
             self._wake.clear()
             rpc = self.rpc
             if rpc is None or self._stop.is_set():
                 continue
             self.pacer.take()
+            self._deferred.clear()  # serf logs a change after making it: this read has them
             began = self.clock.cpu()  # the agent's own work (this thread), not serf's
             asked, self._hooks_cpu = self._events, 0.0
             try:
