@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from cloudagent.backoff import Backoff
 from cloudagent.config import Config
 from cloudagent.doctor import QUERY_NAME, Check, run_checks, summary_payload
-from cloudagent.hostfacts import gather
 from cloudagent.serf.rpc import SerfError, SerfRPC
 
 log = logging.getLogger(__name__)
@@ -42,6 +41,9 @@ async def answer_doctor_queries(cfg: Config) -> None:
             backoff.reset()
             async for event in await rpc.stream(f"query:{QUERY_NAME}"):
                 try:
+                    # dnspython (the checks' resolver) weighs ~3 MB: loaded at the first query.
+                    from cloudagent.hostfacts import gather  # noqa: PLC0415
+
                     raw = await rpc.members()
                     facts = await asyncio.to_thread(gather, cfg, raw, advertised=cfg.advertise)
                     checks = run_checks(facts)

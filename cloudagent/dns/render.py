@@ -1,4 +1,4 @@
-"""Renderers: values in, file text out. No I/O besides loading the packaged templates."""
+"""Renderers: values in, file text out. No I/O."""
 
 from __future__ import annotations
 
@@ -6,18 +6,8 @@ import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 
-import jinja2
-
 from cloudagent.dns.view import DnsView
 from cloudagent.endpoint import Endpoint
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("cloudagent", "templates"),
-    autoescape=False,  # noqa: S701 - plain-text config files, every value validated upstream
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-)
-
 
 HOSTS_HEADER = (
     "# Written by cloudagent from the Serf membership; every change here is overwritten.\n"
@@ -70,16 +60,53 @@ def render_dnsmasq_conf(
     its listen address (which must be an interface address), with an SOA in negative answers
     whose minimum is ``ttl``. ``reverse_zones`` (this node's networks) are answered
     locally: an address there that no member holds is NXDOMAIN, never forwarded."""
-    return _ENV.get_template("dnsmasq.conf.j2").render(
-        port=listen.port,
-        address=listen.host,
-        hosts_file=hosts_file,
-        domain=domain,
-        upstreams=[f"{u.host}#{u.port}" for u in upstreams],
-        user=user,
-        ttl=ttl,
-        authoritative=[str(n) for n in authoritative],
-        services_hosts=services_hosts,
-        srv=f"{srv.host}#{srv.port}" if srv else None,
-        reverse_zones=reverse_zones,
-    )
+    # Plain lines, not a template engine: the agent would carry jinja2 (~3 MB of RSS) for
+    # this one file, written once at start.
+    lines = [
+        "# Written by cloudagent at start-up. dnsmasq reads this file once; the hosts file is",
+        "# re-read on SIGHUP, which is how membership changes reach DNS.",
+        f"port={listen.port}",
+        f"listen-address={listen.host}",
+        "bind-interfaces",
+        "no-hosts",
+        "no-resolv",
+    ]
+    if services_hosts:
+        lines += [
+            "# dnsmasq reads addn-hosts files in the reverse order of these lines, and an "
+            "address's PTR is",
+            "# the first name read for it: listed last, the members' file is read first, so a "
+            "service name",
+            "# is never a PTR target.",
+            f"addn-hosts={services_hosts}",
+        ]
+    lines += [
+        f"addn-hosts={hosts_file}",
+        "# Answer for the cluster domain from the hosts file only; unknown names are NXDOMAIN.",
+        f"local=/{domain}/",
+        *(f"local=/{zone}/" for zone in reverse_zones),
+        "domain-needed",
+        f"local-ttl={ttl}",
+    ]
+    if authoritative:
+        lines += [
+            "# Authoritative for the domain and these reverse zones: negative answers carry an "
+            "SOA whose",
+            "# minimum (dnsmasq uses auth-ttl for it) bounds negative caching.",
+            f"auth-server={domain},{listen.host}",
+            f"auth-zone={domain},{','.join(str(n) for n in authoritative)}",
+            f"auth-ttl={ttl}",
+            f"auth-soa=1,hostmaster.{domain}",
+        ]
+    if srv:
+        lines += [
+            "# SRV records come from the agent's responder on loopback: srv-host lines would "
+            "need a restart.",
+            f"server=/_tcp.{domain}/{srv.host}#{srv.port}",
+            f"server=/_udp.{domain}/{srv.host}#{srv.port}",
+        ]
+    lines += [f"server={u.host}#{u.port}" for u in upstreams]
+    if user:
+        lines.append(f"user={user}")
+    lines += ["pid-file=", "log-facility=-"]
+    return "\n".join(lines) + "\n"

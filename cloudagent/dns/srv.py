@@ -15,21 +15,20 @@ import socket
 import struct
 from collections import defaultdict
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import cast
-
-import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
-import dns.rrset
 
 from cloudagent.dns.services import ServiceView
 
 log = logging.getLogger(__name__)
-UDP_LIMIT = 512
+
+
+def _wire() -> ModuleType:
+    """The DNS wire format (dnspython, ~4 MB of RSS), loaded at the first query: most
+    agents are never asked for an SRV record."""
+    from cloudagent.dns import srvwire  # noqa: PLC0415
+
+    return srvwire
 
 
 @dataclass(frozen=True)
@@ -48,46 +47,6 @@ class SrvTable:
         return cls(domain, {k: tuple(sorted(v)) for k, v in records.items()})
 
 
-def answer(wire: bytes, table: SrvTable, max_size: int = 65535) -> bytes | None:
-    """The reply to one DNS query (wire format in, wire format out); None for garbage.
-
-    Answers are authoritative with TTL 0, like dnsmasq's own (``local-ttl=0``): no resolver
-    downstream keeps a departed instance. The targets' addresses go in the additional section.
-    """
-    try:
-        query = dns.message.from_wire(wire)
-    except dns.exception.DNSException:
-        return None
-    response = dns.message.make_response(query)
-    response.flags |= dns.flags.AA
-    if len(query.question) != 1 or query.opcode() != 0:
-        response.set_rcode(dns.rcode.NOTIMP if query.opcode() else dns.rcode.FORMERR)
-        return response.to_wire()
-    question = query.question[0]
-    owner = question.name.to_text().lower()
-    entries = table.records.get(owner)
-    if entries is None:
-        # The zone's own apex names exist (empty non-terminals); anything else does not.
-        apex = {f"_tcp.{table.domain}.", f"_udp.{table.domain}."}
-        if owner not in apex:
-            response.set_rcode(dns.rcode.NXDOMAIN)
-    elif question.rdtype in (dns.rdatatype.SRV, dns.rdatatype.ANY):
-        srv = dns.rrset.from_text_list(
-            question.name, 0, "IN", "SRV", [f"0 10 {p} {t}." for p, t, _ in entries]
-        )
-        response.answer.append(srv)
-        for target, address in sorted({(t, a) for _, t, a in entries}):
-            kind = "AAAA" if ":" in address else "A"
-            response.additional.append(dns.rrset.from_text(f"{target}.", 0, "IN", kind, address))
-    try:
-        return response.to_wire(max_size=max_size)
-    except dns.exception.TooBig:
-        response.answer.clear()
-        response.additional.clear()
-        response.flags |= dns.flags.TC  # the client (dnsmasq) asks again over TCP
-        return response.to_wire()
-
-
 class _Udp(asyncio.DatagramProtocol):
     def __init__(self, responder: SrvResponder) -> None:
         self.responder = responder
@@ -97,18 +56,11 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        reply = answer(data, self.responder.table, self._limit(data))
+        wire = _wire()
+        reply = wire.answer(data, self.responder.table, wire.udp_limit(data))
         if reply is not None and self.transport is not None:
             self.transport.sendto(reply, addr)
         self.responder.queries += 1
-
-    @staticmethod
-    def _limit(data: bytes) -> int:
-        try:
-            query = dns.message.from_wire(data)
-        except dns.exception.DNSException:
-            return UDP_LIMIT
-        return max(UDP_LIMIT, query.payload) if query.edns >= 0 else UDP_LIMIT
 
 
 class SrvResponder:
@@ -149,7 +101,7 @@ class SrvResponder:
         try:
             while True:
                 (length,) = struct.unpack("!H", await reader.readexactly(2))
-                reply = answer(await reader.readexactly(length), self.table)
+                reply = _wire().answer(await reader.readexactly(length), self.table)
                 self.queries += 1
                 if reply is None:
                     break

@@ -14,7 +14,8 @@ import pytest
 from cloudagent.daemon.health import HealthFacts, judge
 from cloudagent.dns.render import render_dnsmasq_conf
 from cloudagent.dns.services import ServiceView, build_service_view, render_service_hosts
-from cloudagent.dns.srv import SrvTable, answer
+from cloudagent.dns.srv import SrvTable
+from cloudagent.dns.srvwire import answer
 from cloudagent.dns.view import build_view
 from cloudagent.endpoint import Endpoint
 from cloudagent.logformat import JsonFormatter
