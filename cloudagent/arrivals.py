@@ -27,7 +27,7 @@ FORGET_AFTER: Final = 48 * 3600.0
 SEEN_EVERY: Final = 3600.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Arrival:
     """When (as a sequence number) a member was first seen, and first seen at its address."""
 

@@ -36,7 +36,7 @@ class Status(enum.Enum):
     NONE = "none"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     """One valid Serf member. ``name`` is lower-cased and a valid host name; ``serf_name`` is
     the name exactly as Serf knows it (empty when it is ``name`` itself)."""
@@ -62,6 +62,16 @@ class Member:
     def role(self) -> str | None:
         """The ``role`` tag (``server`` / ``agent``), if any."""
         return self.tags.get("role")
+
+    def as_rpc(self) -> dict[str, object]:
+        """An entry of Serf's ``members`` reply that parses back to this member."""
+        return {
+            "Name": self.key,
+            "Addr": str(self.address),
+            "Port": self.port,
+            "Status": self.status.value,
+            "Tags": dict(self.tags),
+        }
 
     def fqdn(self, domain: str) -> str:
         """The name DNS serves for this member."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from cloudagent.arrivals import Arrivals
-from cloudagent.dns.incremental import IncrementalView, Raw
+from cloudagent.dns.incremental import IncrementalView, Raw, fingerprint
 from cloudagent.dns.render import render_hosts
 from cloudagent.dns.view import DnsView, build_view, next_expiry, track_failures
 from cloudagent.members import (
@@ -178,14 +178,14 @@ class Reconciler:
     def _remember(self, raws: Iterable[Raw]) -> None:
         """Keep where each failed member was, so a restart serves it for the rest of its grace."""
         view = self._view
-        by_name: Mapping[str, Raw] = (
-            view.raws
+        entry: Callable[[str], Raw | None] = (
+            view.entry
             if view is not None
-            else {name: raw for raw in raws if isinstance(name := raw.get("Name"), str)}
+            else {name: raw for raw in raws if isinstance(name := raw.get("Name"), str)}.get
         )
         remembered: dict[str, FailedMember] = {}
         for name, since in self.failed_since.items():
-            raw = by_name.get(name)
+            raw = entry(name)
             try:
                 address = str(parse_address(raw.get("Addr"))) if raw is not None else None
             except ValueError:
@@ -226,9 +226,9 @@ class Reconciler:
             view = self._view = self._new_view(loopback)
             changed: dict[str, Raw | None] = dict(keyed)
         else:
-            old = view.raws.get
-            changed = {name: raw for name, raw in keyed.items() if old(name) != raw}
-            for gone in view.raws.keys() - keyed.keys():
+            old = view.fingerprints.get
+            changed = {name: raw for name, raw in keyed.items() if old(name) != fingerprint(raw)}
+            for gone in view.fingerprints.keys() - keyed.keys():
                 changed[gone] = None
         due = self._checked is None or not 0 <= now - self._checked < self.check_every
         before = (self.arrivals, self.failed_since, self._reported)
@@ -254,7 +254,7 @@ class Reconciler:
             address = parse_address(event.address)
         except ValueError:
             return None
-        old = view.raws.get(event.name)
+        old = view.entry(event.name)
         if event.kind == "join":
             base = dict(old) if old is not None else {"Name": event.name, "Port": 0, "Tags": {}}
             raw: dict[str, object] = {**base, "Addr": str(address), "Status": "alive"}
@@ -409,7 +409,7 @@ class Reconciler:
         view = self._view
         if view is None:
             return True
-        ref = self.rebuild([*view.raws.values(), *view.loose], view.now)
+        ref = self.rebuild(view.entries(), view.now)
         return (
             ref.text == view.text
             and ref.problems == view.problems

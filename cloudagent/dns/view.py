@@ -19,7 +19,7 @@ from cloudagent.members import IPAddress, Member, Seniority, Status, default_sen
 SERVED = frozenset({Status.ALIVE, Status.LEAVING})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HostEntry:
     """One line of the hosts file: an address and its names, the PTR target first."""
 

@@ -7,6 +7,7 @@ import ipaddress
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cloudagent.dns.incremental import fingerprint
 from cloudagent.reconcile import MemberEvent, Reconciler
 
 DOMAIN = "c.internal"
@@ -212,3 +213,25 @@ def test_forgotten_only_by_the_full_record() -> None:
     r.step([], now=10)
     r.step([], now=49 * 3600)  # due: the full record forgets a long-gone member
     assert "a" not in r.arrivals.members
+
+
+def test_fingerprint_ignores_tag_order_and_sees_every_field_the_view_reads() -> None:
+    base = {"Name": "a", "Addr": b"\x7f\x01\x00\x01", "Port": 7946, "Status": "alive"}
+    # Serf encodes Tags in Go map order, which is random: the same tags, another order.
+    one = fingerprint({**base, "Tags": {"role": "agent", "rack": "/r1"}})
+    assert one == fingerprint({**base, "Tags": {"rack": "/r1", "role": "agent"}})
+    assert one == fingerprint({**base, "Tags": {"role": "agent", "rack": "/r1"}, "ProtocolCur": 4})
+    others = [
+        {**base, "Tags": {"role": "agent", "rack": "/r2"}},
+        {**base, "Tags": {"role": "agent"}},
+        {**base, "Name": "b", "Tags": {"role": "agent", "rack": "/r1"}},
+        {**base, "Port": 7947, "Tags": {"role": "agent", "rack": "/r1"}},
+        {**base, "Status": "failed", "Tags": {"role": "agent", "rack": "/r1"}},
+        {**base, "Addr": "127.1.0.1", "Tags": {"role": "agent", "rack": "/r1"}},
+    ]
+    assert one not in {fingerprint(o) for o in others}
+    # An empty map and an empty list parse differently (the list is "not a map").
+    assert fingerprint({**base, "Tags": {}}) != fingerprint({**base, "Tags": []})
+    assert fingerprint({**base, "Tags": {1: "x", "a": "y"}}) == fingerprint(
+        {**base, "Tags": {1: "x", "a": "y"}}
+    )
