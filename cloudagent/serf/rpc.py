@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import logging
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -35,6 +36,25 @@ BODY_COMMANDS: Final = frozenset(
 # Refusals sent as a bare header whatever the command (ipc.go handleRequest).
 HEADER_ONLY_ERRORS: Final = frozenset({"Handshake required", "Authentication required"})
 MEMBER_EVENTS: Final = "member-join,member-leave,member-failed,member-update,member-reap"
+# Fields of a member entry (ipc.go ``Member``) that nothing here reads: leaving them out makes
+# a decoded entry ~280 bytes smaller (14 MB in a members reply of 50 000).
+UNREAD: Final = frozenset(
+    {"ProtocolMin", "ProtocolMax", "ProtocolCur", "DelegateMin", "DelegateMax", "DelegateCur"}
+)
+SHARED_UP_TO: Final = 64  # characters: shorter strings are shared (statuses, tags, names)
+
+
+def _decoded_map(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    """A msgpack map as a dict, without the unread member fields, and short strings shared:
+    50 000 members repeat "alive" and "role": "agent", and a member's name outlives the
+    reply as the reconciler's key; one object each instead of one per reply."""
+    return {
+        (sys.intern(k) if type(k) is str else k): (
+            sys.intern(v) if type(v) is str and len(v) < SHARED_UP_TO else v
+        )
+        for k, v in pairs
+        if k not in UNREAD
+    }
 
 
 class SerfError(CloudagentError):
@@ -113,7 +133,9 @@ class SerfRPC:
         self.timeout = timeout
         self._seq = itertools.count()
         self._packer = msgpack.Packer()
-        self._unpacker = msgpack.Unpacker(raw=False, unicode_errors="surrogateescape")
+        self._unpacker = msgpack.Unpacker(
+            raw=False, unicode_errors="surrogateescape", object_pairs_hook=_decoded_map
+        )
         self._pending: dict[int, _Request] = {}
         self._streams: dict[int, Subscription] = {}
         self._body_for: Callable[[Any], None] | None = None
@@ -163,7 +185,7 @@ class SerfRPC:
     # --- commands -------------------------------------------------------------------------
 
     async def members(self) -> list[dict[str, Any]]:
-        """Every member this agent knows, as Serf sends them."""
+        """Every member this agent knows, as Serf sends them (less the protocol versions)."""
         body = await self._call("members")
         return list(body.get("Members") or [])
 

@@ -103,3 +103,26 @@ def test_connect_refused_is_a_clear_error() -> None:
             await SerfRPC.connect(Endpoint("127.0.0.1", 1), timeout=2)
 
     run(scenario())
+
+
+def test_members_leave_out_the_protocol_versions_and_share_short_strings() -> None:
+    versions = {"ProtocolMin": 2, "ProtocolMax": 5, "ProtocolCur": 4, "DelegateCur": 4}
+
+    async def scenario() -> None:
+        serf = FakeSerf()
+        port = await serf.start()
+        long_tag = "x" * 200
+        serf.members = [
+            {**MEMBER, **versions, "Tags": {"role": "agent", "note": long_tag}},
+            {**MEMBER, **versions, "Name": "n2", "Tags": {"role": "agent"}},
+        ]
+        rpc = await SerfRPC.connect(Endpoint("127.0.0.1", port))
+        one, two = await rpc.members()
+        assert one == {**MEMBER, "Tags": {"role": "agent", "note": long_tag}}
+        assert two == {**MEMBER, "Name": "n2", "Tags": {"role": "agent"}}
+        assert one["Status"] is two["Status"]
+        assert one["Tags"]["role"] is two["Tags"]["role"]
+        await rpc.close()
+        await serf.stop()
+
+    run(scenario())
