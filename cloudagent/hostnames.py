@@ -47,7 +47,9 @@ def normalise(name: str) -> str:
     >>> normalise("Node1.Cluster.Internal")
     'node1.cluster.internal'
     """
-    return name.lower()
+    folded = name.lower()
+    # Most names are lower case already: the same string then, not a copy per member.
+    return name if folded == name else folded
 
 
 def fqdn(name: str, domain: str) -> str:
