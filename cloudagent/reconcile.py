@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from cloudagent.arrivals import Arrivals
-from cloudagent.dns.incremental import IncrementalView, Raw, fingerprint
+from cloudagent.dns.incremental import IncrementalView, Parse, Raw, fingerprint
 from cloudagent.dns.render import render_hosts
 from cloudagent.dns.view import DnsView, build_view, next_expiry, track_failures
 from cloudagent.members import (
@@ -318,9 +318,9 @@ class Reconciler:
 
     # --- the reference: everything from scratch -------------------------------------------
 
-    def rebuild(self, raws: Sequence[Raw], now: float) -> Rebuild:
+    def rebuild(self, raws: Sequence[Raw], now: float, parse: Parse = parse_one) -> Rebuild:
         """The cycle for ``raws`` built from scratch, as the reference; no state changes."""
-        entries, dropped = parse_entries(raws, parse_one)
+        entries, dropped = parse_entries(raws, parse)
         arrivals = self.arrivals.record(entries, now)
         saved, self.arrivals = self.arrivals, arrivals  # the seniority functions read it
         try:
@@ -376,7 +376,7 @@ class Reconciler:
         """Build the same cycle from scratch and compare; repair the incremental view if not."""
         after = (self.arrivals, self.failed_since)
         self.arrivals, self.failed_since, _ = before
-        ref = self.rebuild(raws, now)
+        ref = self.rebuild(raws, now, self._view.parsed if self._view else parse_one)
         self.arrivals, self.failed_since = after
         differences = [
             what
