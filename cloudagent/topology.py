@@ -170,7 +170,8 @@ def render_table(rows: Iterable[tuple[str, str]]) -> str:
     10.0.0.1 /r1
     a.x /r1
     """
-    return TABLE_HEADER + "".join(f"{host} {rack}\n" for host, rack in rows)
+    # One join: header + join would copy the whole text once more (5 MB at 50 000 members).
+    return "".join([TABLE_HEADER, *(f"{host} {rack}\n" for host, rack in rows)])
 
 
 def parse_table(text: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from cloudagent.daemon.observe import Observability
 from cloudagent.daemon.servicedns import ServiceDns
 from cloudagent.daemon.state import load_text
 from cloudagent.daemon.topology import TopologyFile
-from cloudagent.files import ManagedFile
+from cloudagent.files import DigestedFile
 from cloudagent.reconcile import Cycle, Reconciler
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class CycleFeed:
         self.topology = topology
         self.observe = observe
         self.reconciler = reconciler
-        self.arrivals = ManagedFile(arrivals, read=load_text)
+        self.arrivals = DigestedFile(arrivals, read=load_text)
         self._saved: Arrivals | None = None
 
     def write_more(self, cycle: Cycle) -> bool:

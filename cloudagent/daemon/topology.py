@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cloudagent.dns.view import DnsView
-from cloudagent.files import ManagedFile
+from cloudagent.files import DigestedFile
 from cloudagent.members import Member
 from cloudagent.topology import render_table, table_path, table_rows
 
@@ -19,7 +19,7 @@ class TopologyFile:
     """The table for Hadoop's TableMapping and for ``cloudagent topology``."""
 
     def __init__(self, state_dir: Path, domain: str) -> None:
-        self.file = ManagedFile(Path(table_path(state_dir)))
+        self.file = DigestedFile(Path(table_path(state_dir)))
         self.domain = domain
         self._reported: frozenset[str] = frozenset()
 

@@ -359,7 +359,7 @@ class IncrementalView:
                 self._lines[i] = line
                 changed = True
         if changed:
-            self.text = HOSTS_HEADER + "".join(self._lines)
+            self.text = "".join([HOSTS_HEADER, *self._lines])  # one copy of the text, not two
         return changed
 
 

@@ -1,7 +1,9 @@
 import os
 from pathlib import Path
 
-from cloudagent.files import ManagedFile, write_atomic
+import pytest
+
+from cloudagent.files import DigestedFile, ManagedFile, write_atomic
 
 
 def test_write_atomic_leaves_no_temp_file(tmp_path: Path) -> None:
@@ -36,3 +38,18 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
         raise AssertionError("the write should have failed")
     assert target.read_text() == "good\n"
     assert os.listdir(tmp_path) == ["hosts"]
+
+
+def test_digested_file_writes_only_changes_and_retries_a_failed_write(tmp_path: Path) -> None:
+    target = tmp_path / "table"
+    target.write_text("old\n")
+    digested = DigestedFile(target)
+    assert digested.write("old\n") is False  # the file found at start counts
+    assert digested.write("new\n") is True
+    assert target.read_text() == "new\n"
+    assert digested.write("new\n") is False
+    for _ in range(2):  # a text that failed to be written is tried again, not remembered
+        with pytest.raises(UnicodeEncodeError):
+            digested.write("bad \ud800\n")
+    assert target.read_text() == "new\n"
+    assert DigestedFile(tmp_path / "absent").write("") is True
