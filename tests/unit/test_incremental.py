@@ -3,6 +3,7 @@
 """
 
 import ipaddress
+import itertools
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -236,6 +237,27 @@ def test_fingerprint_ignores_tag_order_and_sees_every_field_the_view_reads() -> 
     assert fingerprint({**base, "Tags": {1: "x", "a": "y"}}) == fingerprint(
         {**base, "Tags": {1: "x", "a": "y"}}
     )
+
+
+# Values that hash alike but parse differently: -1 and -2, 1 and 1.0 and True, str and bytes.
+ODD: dict[str, list[object]] = {
+    "Name": ["a", "b", b"a", "A"],
+    "Addr": [*ADDRESSES, b"127.1.0.3", "\x7f\x01\x00\x01"],
+    "Port": [7946, 7946.0, -1, -2, 1, 1.0, True, 65536, None],
+    "Status": ["alive", "failed", b"alive", None],
+    "Tags": [*TAGS, {"role": 1}, {"role": 1.0}, {"role": True}, {"rack": "/r1", "role": "agent"}],
+}
+
+
+def test_entries_that_differ_in_one_field_have_other_fingerprints_when_they_parse_otherwise() -> (
+    None
+):
+    base = {"Name": "a", "Addr": b"\x7f\x01\x00\x01", "Port": 7946, "Status": "alive", "Tags": {}}
+    for field, values in ODD.items():
+        for one, other in itertools.combinations(values, 2):
+            a, b = {**base, field: one}, {**base, field: other}
+            if parse_one(a) != parse_one(b):
+                assert fingerprint(a) != fingerprint(b), (field, one, other)
 
 
 @given(member, member)
