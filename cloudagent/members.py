@@ -12,6 +12,7 @@ claiming one name after case folding. On a name conflict the senior member keeps
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping
@@ -223,6 +224,37 @@ def parse_entries(
         problems.extend(f"member {member.key!r}: {p}" for p in tag_problems)
         members.append(member)
     return members, problems
+
+
+def fingerprint(raw: Mapping[str, object]) -> int:
+    """A hash of what the view reads from a Serf entry: equal entries hash equal.
+
+    Serf encodes the Tags map in Go's map iteration order, which is random, so tags are
+    sorted first. Two different entries collide with odds of 2**-64 (str and bytes hashes are
+    keyed per process); the periodic full check would repair even that.
+    """
+    name, addr, port = raw.get("Name"), raw.get("Addr"), raw.get("Port")
+    status, tags = raw.get("Status"), raw.get("Tags")
+    if (
+        type(name) is str
+        and type(status) is str
+        and type(addr) in (bytes, str)
+        and type(port) is int  # not bool, nor a float that hashes like it
+        and 0 <= port < 65536  # hash(-1) == hash(-2)
+        and type(tags) is dict
+        and all(type(k) is str and type(v) is str for k, v in tags.items())
+    ):
+        # The usual entry: a tuple hash reuses the hashes its strings carry already. An ASCII
+        # str hashes like the same bytes, so the Addr's type counts.
+        return hash((name, type(addr) is bytes, addr, port, status, *sorted(tags.items())))
+    # Anything else: exact through repr, which tells 1 from 1.0 and True, and [] from {}.
+    shown = tags
+    if isinstance(tags, Mapping):
+        items = list(tags.items())
+        with contextlib.suppress(TypeError):  # keys of mixed types: order costs a re-apply
+            items.sort()
+        shown = ("map", items)
+    return hash(repr((name, addr, port, status, shown)))
 
 
 def _in_domain(fqdn: str, domain: str) -> bool:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from cloudagent.arrivals import Arrivals
-from cloudagent.dns.incremental import IncrementalView, Parse, Raw, fingerprint
+from cloudagent.dns.incremental import IncrementalView, Parse, Raw
 from cloudagent.dns.render import render_hosts
 from cloudagent.dns.view import DnsView, build_view, next_expiry, track_failures
 from cloudagent.members import (
@@ -226,10 +226,7 @@ class Reconciler:
             view = self._view = self._new_view(loopback)
             changed: dict[str, Raw | None] = dict(keyed)
         else:
-            old = view.fingerprints.get
-            changed = {name: raw for name, raw in keyed.items() if old(name) != fingerprint(raw)}
-            for gone in view.fingerprints.keys() - keyed.keys():
-                changed[gone] = None
+            changed = view.changes(keyed)
         due = self._checked is None or not 0 <= now - self._checked < self.check_every
         before = (self.arrivals, self.failed_since, self._reported)
         cycle = self._incremental(view, changed, loose, now)

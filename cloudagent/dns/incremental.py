@@ -23,7 +23,6 @@ against a rebuild from scratch periodically and repairs it if they ever differ.
 from __future__ import annotations
 
 import bisect
-import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final, TypeAlias, TypeVar
@@ -45,6 +44,7 @@ from cloudagent.members import (
     Membership,
     Seniority,
     Status,
+    fingerprint,
     parse_entries,
     screen,
     settle_name,
@@ -161,6 +161,16 @@ class IncrementalView:
         """Serf's last entry for ``key``, or one that parses to the same member and problems."""
         kept = self._kept.get(key)
         return kept.as_rpc() if isinstance(kept, Member) else kept
+
+    def changes(self, keyed: Mapping[str, Raw]) -> dict[str, Raw | None]:
+        """Serf's entries (by name) that differ from the ones applied last; None: gone."""
+        old = self.fingerprints.get
+        changed: dict[str, Raw | None] = {
+            name: raw for name, raw in keyed.items() if old(name) != fingerprint(raw)
+        }
+        for gone in self.fingerprints.keys() - keyed.keys():
+            changed[gone] = None
+        return changed
 
     def parsed(self, raw: Raw) -> tuple[Member, list[str]] | str:
         """``raw`` parsed, reusing the member parsed when the same entry was applied: parsing
@@ -361,37 +371,6 @@ class IncrementalView:
         if changed:
             self.text = "".join([HOSTS_HEADER, *self._lines])  # one copy of the text, not two
         return changed
-
-
-def fingerprint(raw: Raw) -> int:
-    """A hash of what the view reads from a Serf entry: equal entries hash equal.
-
-    Serf encodes the Tags map in Go's map iteration order, which is random, so tags are
-    sorted first. Two different entries collide with odds of 2**-64 (str and bytes hashes are
-    keyed per process); the periodic full check would repair even that.
-    """
-    name, addr, port = raw.get("Name"), raw.get("Addr"), raw.get("Port")
-    status, tags = raw.get("Status"), raw.get("Tags")
-    if (
-        type(name) is str
-        and type(status) is str
-        and type(addr) in (bytes, str)
-        and type(port) is int  # not bool, nor a float that hashes like it
-        and 0 <= port < 65536  # hash(-1) == hash(-2)
-        and type(tags) is dict
-        and all(type(k) is str and type(v) is str for k, v in tags.items())
-    ):
-        # The usual entry: a tuple hash reuses the hashes its strings carry already. An ASCII
-        # str hashes like the same bytes, so the Addr's type counts.
-        return hash((name, type(addr) is bytes, addr, port, status, *sorted(tags.items())))
-    # Anything else: exact through repr, which tells 1 from 1.0 and True, and [] from {}.
-    shown = tags
-    if isinstance(tags, Mapping):
-        items = list(tags.items())
-        with contextlib.suppress(TypeError):  # keys of mixed types: order costs a re-apply
-            items.sort()
-        shown = ("map", items)
-    return hash(repr((name, addr, port, status, shown)))
 
 
 def _values(index: dict[_K, Multi[_V]], key: _K) -> tuple[_V, ...]:

@@ -8,8 +8,7 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cloudagent.dns.incremental import fingerprint
-from cloudagent.members import parse_one
+from cloudagent.members import fingerprint, parse_one
 from cloudagent.reconcile import MemberEvent, Reconciler
 
 DOMAIN = "c.internal"
