@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -123,13 +124,17 @@ def test_dnsmasq_reload_asked_before_it_is_ready_is_sent_once_it_is(tmp_path: Pa
     hupped = tmp_path / "hupped"
     fake = tmp_path / "fake-dnsmasq"
     # Like dnsmasq: it reports reading the hosts file at start and on every SIGHUP; it takes a
-    # moment to start, so a SIGHUP sent at once would arrive before its handler.
+    # moment to start, so a SIGHUP sent at once would arrive before its handler. In Python, not
+    # sh: a shell cannot trap a signal that was ignored when it started (under nohup, SIGHUP).
+    read = f"dnsmasq: read {hosts} - 1 names"
     fake.write_text(
-        "#!/bin/sh\n"
-        f"trap 'touch {hupped}; echo \"dnsmasq: read {hosts} - 1 names\"' HUP\n"
-        "sleep 0.2\n"
-        f'echo "dnsmasq: read {hosts} - 1 names"\n'
-        "while :; do sleep 0.02; done\n"
+        f"#!{sys.executable}\n"
+        "import pathlib, signal, time\n"
+        f"def hup(*_): pathlib.Path({str(hupped)!r}).touch(); print({read!r}, flush=True)\n"
+        "signal.signal(signal.SIGHUP, hup)\n"
+        "time.sleep(0.2)\n"
+        f"print({read!r}, flush=True)\n"
+        "while True: time.sleep(0.02)\n"
     )
     fake.chmod(0o755)
 
