@@ -41,6 +41,7 @@ from cloudagent.members import (
     parse_entries,
     parse_one,
 )
+from cloudagent.services import TAG as SERVICES_TAG
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +263,11 @@ class Reconciler:
                 if parse_address(old.get("Addr")) != address:
                     return None
             except ValueError:
+                return None
+            tags = old.get("Tags")
+            if isinstance(tags, Mapping) and (SERVICES_TAG in tags or tags.get("role") == "server"):
+                # Its service names are in a second file that only the full read writes:
+                # leave the departure to it, so host and service names go in one reload.
                 return None
             status = Status.LEFT if event.kind == "leave" else Status.FAILED
             raw = {**old, "Status": status.value}

@@ -94,7 +94,7 @@ def test_service_names_and_srv_at_every_node(make_cluster: MakeCluster) -> None:
     server, nn, _ = cluster.nodes
     for node in cluster.nodes:
         wait_for(partial(_dig_is, node, f"namenode.{DOMAIN}", [nn.address]), 20, what="nn")
-        assert dig(node, f"ambari.{DOMAIN}") == [server.address]
+        wait_for(partial(_dig_is, node, f"ambari.{DOMAIN}", [server.address]), 20, what="ambari")
         assert dig(node, "SRV", f"_ambari._tcp.{DOMAIN}") == [f"0 10 8080 {server.fqdn}."]
         assert dig(node, "SRV", f"_zookeeper._udp.{DOMAIN}") == [f"0 10 2181 {nn.fqdn}."]
         assert dig(node, "SRV", f"_zookeeper._tcp.{DOMAIN}") == []
