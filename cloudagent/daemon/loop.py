@@ -315,7 +315,9 @@ class MembershipLoop:
     async def _apply_when_paced(self) -> None:
         while self._deferred and not self._stop.is_set():
             await self._sleep(self.pacer.wait())
-            if self.pacer.wait() <= 0 and self.rpc is not None:
+            if self.rpc is None:  # the session ended: its successor's first read sees all
+                self._deferred.clear()
+            elif self.pacer.wait() <= 0:
                 self._apply_deferred()
 
     def _apply_deferred(self) -> None:
